@@ -1,0 +1,18 @@
+"""The one training loop (:func:`fit`), its checkpoints, default loss and hooks."""
+
+from seqlab.train.callbacks import Callback
+from seqlab.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from seqlab.train.loop import FitResult, fit, lr_at
+from seqlab.train.losses import masked_accuracy, masked_loss
+
+__all__ = [
+    "Callback",
+    "FitResult",
+    "fit",
+    "latest_checkpoint",
+    "load_checkpoint",
+    "lr_at",
+    "masked_accuracy",
+    "masked_loss",
+    "save_checkpoint",
+]
