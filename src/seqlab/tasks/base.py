@@ -15,6 +15,7 @@ never a training example drawn with the same seed.
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 import torch
@@ -42,8 +43,28 @@ class Task:
     output: str = "classes"  # "classes" | "pointer" | "regression"
     metric: str = "accuracy"  # "accuracy" (masked per-token) | "mse" | "log_loss"
 
+    # Tasks with a length knob override these with ranges (e.g. ``range(1, 41)``, ``range(41, 101)``).
+    train_lengths = None
+    test_lengths = None
+
     def generate(self, n: int, length: int | None, generator: torch.Generator) -> dict[str, torch.Tensor]:
         raise NotImplementedError
+
+    def pick_length(self, length: int | None, generator: torch.Generator) -> int | None:
+        """``length`` checked, or (when None) one length drawn uniformly from ``train_lengths``."""
+        if length is None:
+            if self.train_lengths is None:
+                return None
+            lengths = list(self.train_lengths)
+            return lengths[int(torch.randint(len(lengths), (1,), generator=generator))]
+        if isinstance(length, bool) or not isinstance(length, int) or length < 1:
+            raise ValueError(f"{type(self).__name__}: length must be a positive int, got {length!r}")
+        if self.train_lengths is None:
+            raise ValueError(f"{type(self).__name__} has no length knob; pass length=None")
+        lo = min(min(self.train_lengths), min(self.test_lengths or self.train_lengths))
+        if length < lo:
+            raise ValueError(f"{type(self).__name__}: length must be >= {lo}, got {length}")
+        return length
 
     def sample(self, n: int, *, seed: int, split: str = "train", length: int | None = None):
         """``n`` examples drawn with ``seed`` from the ``split`` seed range."""
@@ -51,3 +72,15 @@ class Task:
             raise ValueError(f"n must be >= 1, got {n}")
         g = torch.Generator().manual_seed(split_seed(seed, split))
         return self.generate(n, length, g)
+
+
+def python_rng(generator: torch.Generator) -> random.Random:
+    """A ``random.Random`` seeded from ``generator`` (for big-integer or recursive generators)."""
+    return random.Random(int(torch.randint(0, 2**62, (1,), generator=generator)))
+
+
+def check_ints(task: str, minimum: int = 1, **values) -> None:
+    """Raise ``ValueError`` unless every keyword value is an int ``>= minimum``."""
+    for name, v in values.items():
+        if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
+            raise ValueError(f"{task}: {name} must be an int >= {minimum}, got {v!r}")
