@@ -73,3 +73,14 @@ def test_bad_split_and_n():
         task.sample(2, seed=0, split="valid")
     with pytest.raises(ValueError, match="n must be"):
         task.sample(0, seed=0)
+
+
+def test_sorting_targets_order_the_inputs():
+    task = create("task", "sorting")
+    b = task.sample(5, seed=0, length=9)
+    x, y = b["inputs"][..., 0], b["targets"]
+    assert (y.sort(1).values == torch.arange(9)).all()
+    picked = x.gather(1, y)
+    assert (picked[:, 1:] >= picked[:, :-1]).all()
+    with pytest.raises(ValueError, match="min_length <= max_train_length < max_test_length"):
+        create("task", "sorting", max_train_length=10, max_test_length=5)

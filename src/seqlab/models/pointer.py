@@ -1,0 +1,148 @@
+"""Pointer network over a set encoder.
+
+"Pointer Networks" (arXiv 1506.03134): the output at step ``i`` is a distribution over input
+positions, given by additive attention of the decoder state ``d_i`` over the encoder memories
+``m_j``::
+
+    u_ij = v^T tanh(W1 m_j + W2 d_i),   p(y_i = j | y_<i, x) = softmax_j(u_ij)
+
+The decoder is an LSTM whose input at step ``i`` is the memory of the previously pointed element
+(teacher-forced with the targets when given, greedy otherwise). With ``mask_chosen`` positions
+already pointed at are excluded, so the output is a permutation.
+
+Encoder: ``m_j = W x_j`` (+ ``n_layers`` pre-norm blocks of any registered mixer, built
+non-causal when the mixer accepts ``causal``), followed by the read-process-write "process" block
+of "Order Matters: Sequence to sequence for sets" (arXiv 1511.06391), an order-invariant summary
+computed by ``process_steps`` rounds of content attention::
+
+    q_t = LSTM(q*_{t-1}),  a_t = softmax_j(m_j . q_t),  r_t = sum_j a_tj m_j,  q*_t = [q_t, r_t]
+
+whose final ``q*_T`` initialises the decoder state. With ``mixer=None`` (the default) the encoder
+is the set encoder of that paper: per-element embeddings, so the model is permutation invariant in
+its inputs and runs on sets of any size.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import torch
+from torch import nn
+
+from seqlab.models.sequence_model import Block
+from seqlab.registry import create, get, register
+
+
+class ProcessBlock(nn.Module):
+    """Order-invariant summary of a set of memories by ``steps`` rounds of attention (Order Matters)."""
+
+    def __init__(self, d_model: int, steps: int):
+        super().__init__()
+        self.steps = steps
+        self.cell = nn.LSTMCell(2 * d_model, d_model)
+
+    def forward(self, m: torch.Tensor):
+        b, _, d = m.shape
+        h = m.new_zeros(b, d)
+        c = m.new_zeros(b, d)
+        q_star = m.new_zeros(b, 2 * d)
+        for _ in range(self.steps):
+            h, c = self.cell(q_star, (h, c))
+            a = torch.softmax(torch.einsum("bnd,bd->bn", m, h), dim=-1)
+            q_star = torch.cat([h, torch.einsum("bn,bnd->bd", a, m)], dim=-1)
+        return q_star
+
+
+@register(
+    "model",
+    "pointer_network",
+    papers=["Pointer Networks", "Order Matters: Sequence to sequence for sets"],
+    output="pointer",
+)
+class PointerNetwork(nn.Module):
+    """Set/sequence encoder + LSTM decoder pointing at input positions; logits (batch, n_out, n_in)."""
+
+    def __init__(
+        self,
+        d_input: int = 1,
+        d_model: int = 64,
+        mixer: str | None = None,
+        n_layers: int = 1,
+        mixer_cfg: dict | None = None,
+        process_steps: int = 3,
+        mask_chosen: bool = True,
+    ):
+        super().__init__()
+        if d_input < 1 or d_model < 1 or process_steps < 0:
+            raise ValueError(
+                f"PointerNetwork needs d_input >= 1, d_model >= 1, process_steps >= 0; got "
+                f"{d_input}, {d_model}, {process_steps}"
+            )
+        self.d_input, self.d_model, self.mask_chosen = d_input, d_model, mask_chosen
+        self.embed = nn.Linear(d_input, d_model)
+        self.blocks = nn.ModuleList()
+        if mixer is not None:
+            cfg = dict(mixer_cfg or {})
+            if "causal" in inspect.signature(get("mixer", mixer).obj).parameters:
+                cfg.setdefault("causal", False)
+            self.blocks.extend(
+                Block(create("mixer", mixer, d_model=d_model, **cfg), d_model) for _ in range(n_layers)
+            )
+        self.norm = nn.LayerNorm(d_model)
+        self.process = ProcessBlock(d_model, process_steps)
+        self.init_h = nn.Linear(2 * d_model, d_model)
+        self.start = nn.Parameter(torch.zeros(d_model))
+        self.decoder = nn.LSTMCell(d_model, d_model)
+        self.w_mem = nn.Linear(d_model, d_model, bias=False)
+        self.w_dec = nn.Linear(d_model, d_model)
+        self.v = nn.Linear(d_model, 1, bias=False)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 3 or x.shape[-1] != self.d_input or not x.is_floating_point():
+            raise ValueError(
+                f"PointerNetwork expects float inputs of shape (batch, n, {self.d_input}), got "
+                f"{x.dtype} {tuple(x.shape)}"
+            )
+        if x.shape[0] == 0 or x.shape[1] == 0:
+            raise ValueError(f"PointerNetwork expects a non-empty batch and set, got {tuple(x.shape)}")
+        if not torch.isfinite(x).all():
+            raise ValueError("PointerNetwork expects finite inputs, got NaN or inf")
+        m = self.embed(x)
+        for block in self.blocks:
+            m = block(m)
+        return self.norm(m)
+
+    def forward(self, x: torch.Tensor, targets: torch.Tensor | None = None, n_out: int | None = None):
+        """Pointer logits ``(batch, n_out, n)``; teacher-forced with ``targets`` (batch, n_out) if given."""
+        m = self.encode(x)
+        b, n, _ = m.shape
+        if targets is not None:
+            if targets.shape[0] != b or targets.dim() != 2:
+                raise ValueError(f"targets must have shape (batch={b}, n_out), got {tuple(targets.shape)}")
+            if targets.numel() and (targets.min() < 0 or targets.max() >= n):
+                raise ValueError(
+                    f"targets must be input positions in [0, {n}), got {targets.min()}..{targets.max()}"
+                )
+            n_out = targets.shape[1]
+        n_out = n if n_out is None else n_out
+        if self.mask_chosen and n_out > n:
+            raise ValueError(f"mask_chosen allows at most n={n} outputs, asked for {n_out}")
+        h = torch.tanh(self.init_h(self.process(m)))
+        c = torch.zeros_like(h)
+        keys = self.w_mem(m)
+        inp = self.start.expand(b, -1)
+        chosen = torch.zeros(b, n, dtype=torch.bool, device=m.device)
+        rows = torch.arange(b, device=m.device)
+        neg = torch.finfo(m.dtype).min
+        out = []
+        for i in range(n_out):
+            h, c = self.decoder(inp, (h, c))
+            u = self.v(torch.tanh(keys + self.w_dec(h).unsqueeze(1))).squeeze(-1)
+            if self.mask_chosen:
+                u = u.masked_fill(chosen, neg)
+            out.append(u)
+            idx = targets[:, i] if targets is not None else u.argmax(-1)
+            chosen = chosen.clone()
+            chosen[rows, idx] = True
+            inp = m[rows, idx]
+        return torch.stack(out, dim=1)
