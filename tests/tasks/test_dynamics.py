@@ -1,0 +1,51 @@
+import pytest
+import torch
+
+from seqlab.registry import create
+
+
+def test_linear_trajectories_follow_a_stable_linear_map():
+    task = create("task", "dynamics", state_dim=3, seq_len=40, noise=0.0, rho_min=0.7, rho_max=0.9)
+    b = task.sample(4, seed=0)
+    x, y = b["inputs"].double(), b["targets"].double()
+    assert torch.equal(b["inputs"][:, 1:], b["targets"][:, :-1])
+    for i in range(4):
+        At = torch.linalg.lstsq(x[i], y[i]).solution  # y = x A^T
+        assert torch.allclose(x[i] @ At, y[i], atol=1e-4)
+        rho = torch.linalg.eigvals(At.T).abs().max().item()
+        assert 0.69 < rho < 0.91
+
+
+def test_pendulum_obeys_its_update():
+    task = create("task", "dynamics", system="pendulum", state_dim=2, seq_len=30, noise=0.0, dt=0.1)
+    b = task.sample(3, seed=1)
+    th, w = b["inputs"][..., 0].double(), b["inputs"][..., 1].double()
+    th1, w1 = b["targets"][..., 0].double(), b["targets"][..., 1].double()
+    assert torch.allclose(th1, th + 0.1 * w1, atol=1e-5)
+    for i in range(3):  # dw = -dt (k sin th + c w): linear in (sin th, w), exact fit
+        X = torch.stack([torch.sin(th[i]), w[i]], -1)
+        coef = torch.linalg.lstsq(X, (w1[i] - w[i]).unsqueeze(-1)).solution
+        assert torch.allclose(X @ coef, (w1[i] - w[i]).unsqueeze(-1), atol=1e-5)
+        k, c = (-coef.flatten() / 0.1).tolist()
+        assert 0.5 <= k <= 2.0 and 0.0 <= c <= 0.2
+
+
+def test_copy_last_baseline():
+    task = create("task", "dynamics")
+    b = task.sample(8, seed=0)
+    assert task.copy_last_mse(b) == pytest.approx(((b["inputs"] - b["targets"]) ** 2).mean().item(), rel=1e-6)
+    assert task.copy_last_mse(b) > 10 * task.noise**2  # room for an in-context learner to beat it
+
+
+@pytest.mark.parametrize(
+    "cfg, msg",
+    [
+        (dict(system="lorenz"), "system must be"),
+        (dict(system="pendulum", state_dim=3), "state_dim=2"),
+        (dict(rho_max=1.0), "rho_max < 1"),
+        (dict(noise=-1.0), "noise >= 0"),
+    ],
+)
+def test_constraints(cfg, msg):
+    with pytest.raises(ValueError, match=msg):
+        create("task", "dynamics", **cfg)
