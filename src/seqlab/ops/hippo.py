@@ -117,9 +117,9 @@ def discretize_dense(
     n = a.shape[-1]
     dt = dt[..., None, None]
     if method == "zoh":
-        aug = torch.zeros(*a.shape[:-2], n + 1, n + 1, dtype=torch.promote_types(a.dtype, b.dtype))
-        aug = torch.cat([torch.cat([a, b[..., None]], -1) * dt, aug[..., -1:, :]], dim=-2)
-        e = torch.linalg.matrix_exp(aug)
+        a, b = torch.broadcast_tensors(a, b[..., None])
+        top = torch.cat([a, b[..., :1]], dim=-1) * dt  # (..., N, N + 1)
+        e = torch.linalg.matrix_exp(torch.cat([top, torch.zeros_like(top[..., :1, :])], dim=-2))
         return e[..., :n, :n], e[..., :n, n]
     eye = torch.eye(n, dtype=a.dtype, device=a.device)
     left = eye - dt / 2 * a
