@@ -1,5 +1,8 @@
 """GateLoop: recurrent, scan and surrogate-attention modes agree (values, carried state, gradients)."""
 
+import re
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -134,3 +137,11 @@ def test_state_is_complex_and_checked():
         GateLoop(D, mode="fft")
     with pytest.raises(ValueError, match="n_heads"):
         GateLoop(D, n_heads=3)
+
+
+def test_doc_examples_run():
+    page = Path(__file__).resolve().parents[2] / "docs" / "mixers" / "gateloop.md"
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(), re.S)
+    assert blocks
+    for code in blocks:
+        exec(compile(code, str(page), "exec"), {})

@@ -1,5 +1,8 @@
 """Elman RNN / LSTM / GRU: fused torch loop vs the cell equations, state layout, bidirectional."""
 
+import re
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -92,3 +95,11 @@ def test_bad_config_and_state_raise():
         make("lstm").forward_with_state(inputs(3), torch.zeros(2, 1, D, dtype=torch.float64))
     with pytest.raises(ValueError, match="expects state h"):
         make("rnn").forward_with_state(inputs(3), torch.zeros(1, 2, D, dtype=torch.float64))
+
+
+def test_doc_examples_run():
+    page = Path(__file__).resolve().parents[2] / "docs" / "mixers" / "rnn.md"
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(), re.S)
+    assert blocks
+    for code in blocks:
+        exec(compile(code, str(page), "exec"), {})

@@ -1,6 +1,8 @@
 """Mamba / S6: chunked scan vs sequential loop (values, state, gradients), conv cache, init."""
 
 import math
+import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -114,3 +116,11 @@ def test_bad_config_and_state_raise():
         Mamba(D, d_state=0)
     with pytest.raises(ValueError, match="expects state"):
         make().forward_with_state(inputs(3), (torch.zeros(2, 3, 16),))
+
+
+def test_doc_examples_run():
+    page = Path(__file__).resolve().parents[2] / "docs" / "mixers" / "selective.md"
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(), re.S)
+    assert blocks
+    for code in blocks:
+        exec(compile(code, str(page), "exec"), {})
