@@ -52,8 +52,7 @@ class Siren(nn.Module):
         return self.out(p)
 
 
-@register("mixer", "ckconv", papers=[CKCONV_TITLE], state="cache of past inputs",
-          test_cfg={"max_len": 128})
+@register("mixer", "ckconv", papers=[CKCONV_TITLE], state="cache of past inputs")
 class CKConv(Mixer):
     """CKConv (arXiv 2102.02611): ``y_t = sum_s K(s) x_{t-s} + D x_t`` with a SIREN kernel ``K``.
 
