@@ -71,6 +71,15 @@ def test_conv_chunked_and_step_views_agree_float64(key, length):
     torch.testing.assert_close(s2, s_end, rtol=1e-9, atol=1e-10)
 
 
+@pytest.mark.parametrize("key", ["lssl", "s4", "s4d-lin-zoh", "s4d-inv-bilinear"])
+def test_float32_kernel_close_to_float64(key):
+    m64 = build(key, d_model=4, d_state=16)
+    m32 = build(key, d_model=4, d_state=16).float()
+    with torch.no_grad():
+        k64, k32 = m64.kernels(2048)[0], m32.kernels(2048)[0].double()
+    assert (k32 - k64).abs().max() <= 1e-4 * k64.abs().max()
+
+
 def test_s4_discretisation_is_bilinear_of_its_dplr_matrix():
     m = build("s4")
     lam, p, b, dt = m.full()

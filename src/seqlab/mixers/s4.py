@@ -104,7 +104,7 @@ class S4(DenseRecurrence, _ComplexEigs):
 
     def kernels(self, length: int):
         lam, p, b, dt = self.full()
-        da, _, c = self.discrete()
+        da, _, c = self.cached(self.discrete)
         da_l = torch.linalg.matrix_power(da, length)
         freq = torch.arange(length // 2 + 1, dtype=dt.dtype, device=dt.device)
         w = torch.polar(torch.ones_like(freq), -2 * math.pi * freq / length)
