@@ -145,3 +145,18 @@ def test_doc_examples_run():
     assert blocks
     for code in blocks:
         exec(compile(code, str(page), "exec"), {})
+
+
+def test_automatic_block_length_follows_the_state_budget(monkeypatch):
+    import seqlab.mixers.gateloop as gl
+
+    m, x = make(block=None), inputs(21)
+    monkeypatch.setattr(gl, "BLOCK_NUMEL", 2 * m.n_heads * m.d_k * m.d_v * 3)  # 3 steps per block
+    calls = []
+    original = gl.checkpoint
+    monkeypatch.setattr(gl, "checkpoint", lambda *a, **k: calls.append(1) or original(*a, **k))
+    x.requires_grad_()
+    y = m(x)
+    assert len(calls) == 7  # ceil(21 / 3) checkpointed blocks
+    with torch.no_grad():
+        torch.testing.assert_close(y, run(m, "recurrent", x)[0], atol=1e-12, rtol=1e-10)

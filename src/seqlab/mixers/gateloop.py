@@ -34,22 +34,26 @@ from seqlab.ops.scan import scan_chunked
 from seqlab.registry import register
 
 MODES = ("scan", "recurrent", "attention")
+BLOCK_NUMEL = 2**22  # states per scan block: 32 MiB complex64 per copy
 
 
 def scan_in_blocks(
     fn: Callable[..., tuple[torch.Tensor, torch.Tensor]],
     h0: torch.Tensor,
     inputs: tuple[torch.Tensor, ...],
-    block: int,
+    block: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Run ``y, h = fn(h, *inputs[:, block slice])`` over consecutive time blocks.
 
     ``fn`` evaluates a recurrence on one block from state ``h`` and returns the block's outputs
     (time at dim 1) and its final state. With autograd on, each block is checkpointed: only the
     block-boundary states are kept and the block is recomputed in backward, so the per-step
-    states (``L x state`` numbers) never sit in memory all at once.
+    states (``L x state`` numbers) never sit in memory all at once. ``block=None`` picks the
+    block length so that one block's states hold about ``BLOCK_NUMEL`` numbers (batch included).
     """
     length = inputs[0].shape[1]
+    if block is None:
+        block = max(1, BLOCK_NUMEL // h0.numel())
     grad = torch.is_grad_enabled() and any(t.requires_grad for t in (h0, *inputs))
     ys, h = [], h0
     for start in range(0, length, block):
@@ -125,15 +129,15 @@ class GateLoop(Mixer):
         d_v: int | None = None,
         mode: str = "scan",
         chunk: int = 64,
-        block: int = 1024,
+        block: int | None = None,
     ):
         super().__init__(d_model, causal=True)
         if mode not in MODES:
             raise ValueError(f"GateLoop mode must be one of {MODES}, got {mode!r}")
         if n_heads < 1 or d_model % n_heads:
             raise ValueError(f"GateLoop expects n_heads >= 1 dividing d_model={d_model}, got {n_heads}")
-        if chunk < 1 or block < 1:
-            raise ValueError(f"GateLoop expects chunk >= 1 and block >= 1, got {chunk}, {block}")
+        if chunk < 1 or (block is not None and block < 1):
+            raise ValueError(f"GateLoop expects chunk >= 1 and block >= 1 or None, got {chunk}, {block}")
         self.n_heads = n_heads
         self.d_k = d_k or d_model // n_heads
         self.d_v = d_v or d_model // n_heads

@@ -86,13 +86,14 @@ class Mamba(Mixer):
         dt_max: float = 0.1,
         mode: str = "scan",
         chunk: int = 64,
-        block: int = 512,
+        block: int | None = None,
     ):
         super().__init__(d_model, causal=True)
         if mode not in ("scan", "loop"):
             raise ValueError(f"Mamba mode must be 'scan' or 'loop', got {mode!r}")
-        for name, val in (("d_state", d_state), ("expand", expand), ("d_conv", d_conv), ("chunk", chunk),
-                          ("block", block)):
+        if block is not None and (not isinstance(block, int) or block < 1):
+            raise ValueError(f"Mamba expects block to be a positive int or None, got {block!r}")
+        for name, val in (("d_state", d_state), ("expand", expand), ("d_conv", d_conv), ("chunk", chunk)):
             if not isinstance(val, int) or val < 1:
                 raise ValueError(f"Mamba expects {name} to be a positive int, got {val!r}")
         if not 0 < dt_min <= dt_max:
