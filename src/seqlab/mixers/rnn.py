@@ -148,7 +148,7 @@ CATALOG_TITLE = "A Critical Review of Recurrent Neural Networks for Sequence Lea
 MODES_INFO = "parallel, chunked, step (parallel only if bidirectional)"
 
 
-@register("mixer", "rnn", papers=[CATALOG_TITLE], modes=MODES_INFO)
+@register("mixer", "rnn", papers=[CATALOG_TITLE], modes=MODES_INFO, state="h per layer")
 class ElmanRNN(RecurrentMixer):
     """Elman RNN mixer (arXiv 1506.00019): h_t = tanh(W_i x_t + W_h h_{t-1} + b), y_t = W_o h_t."""
 
@@ -159,6 +159,7 @@ class ElmanRNN(RecurrentMixer):
     "mixer",
     "lstm",
     papers=[CATALOG_TITLE],
+    state="(h, c) per layer",
     cites="Long Short-Term Memory, Hochreiter & Schmidhuber, Neural Computation 1997",
     modes=MODES_INFO,
 )
@@ -173,6 +174,7 @@ class LSTM(RecurrentMixer):
     "mixer",
     "gru",
     papers=[CATALOG_TITLE],
+    state="h per layer",
     cites="Learning Phrase Representations using RNN Encoder-Decoder for Statistical Machine "
     "Translation, arXiv 1406.1078",
     modes=MODES_INFO,

@@ -43,6 +43,7 @@ class SwiGLU(nn.Module):
     "samba",
     papers=["Samba: Simple Hybrid State Space Models for Efficient Unlimited Context Language Modeling"],
     modes="parallel, chunked, step",
+    state="mamba state + sliding-window KV cache",
     test_cfg={"window": 8},
 )
 class Samba(Mixer):

@@ -68,6 +68,7 @@ def _scan_block(A, chunk):
     ],
     cites="Mamba: Linear-Time Sequence Modeling with Selective State Spaces, arXiv 2312.00752",
     modes="parallel (scan|loop), chunked, step",
+    state="conv cache + selective h (d_inner x d_state)",
 )
 class Mamba(Mixer):
     """Mamba / S6 selective SSM (arXiv 2312.00752): h_t = exp(delta_t A) h_{t-1} + delta_t B_t x_t."""
