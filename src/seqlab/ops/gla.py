@@ -1,0 +1,147 @@
+"""Gated linear attention: a linear recurrence with a matrix state per head.
+
+    S_t = g_t * S_{t-1} + k_t v_t^T,        o_t = S_t^T q_t,        S_{-1} = S0 (zeros by default)
+
+with ``q, k: (batch, heads, length, d_k)``, ``v: (batch, heads, length, d_v)`` and the state
+``S: (batch, heads, d_k, d_v)``. The gate is given by its logarithm ``log_g <= 0``, either one scalar
+per head and step, ``(batch, heads, length)`` (retention, Mamba-2 SSD, "simple GLA"), or one per key
+dimension, ``(batch, heads, length, d_k)`` (GLA, Yang et al., "Gated Linear Attention Transformers with
+Hardware-Efficient Training", arXiv 2312.06635), where ``g_t * S`` scales row ``i`` of ``S`` by
+``g_t[i]``. No scaling of ``q`` is applied here; callers scale it.
+
+Evaluations of the same recurrence:
+
+- :func:`gla_recurrent` -- the plain loop over :func:`gla_step`, the reference;
+- :func:`gla_chunked` -- chunks of ``C`` steps. With ``c_t = sum_{s<=t in chunk} log_g_s``:
+  inside a chunk ``o_t = sum_{s<=t} (q_t . (exp(c_t - c_s) k_s)) v_s`` (a causal "attention" with a
+  decay mask), plus ``(exp(c_t) q_t)^T S_in`` from the state entering the chunk; the chunk's state
+  ``S_out = exp(c_C) S_in + sum_s (exp(c_C - c_s) k_s) v_s^T`` is passed on. The decay mask is
+  built in log space with the upper triangle set to ``-inf`` before ``exp``, so every ``exp`` sees a
+  non-positive argument: nothing overflows and no gradient is NaN however strongly the gates decay.
+  O(L C d) work, time linear in L.
+- :func:`gla_parallel` -- the same decay mask over the whole sequence, O(L^2) memory.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def _check(q, k, v, log_g, state) -> None:
+    for name, t in (("q", q), ("k", k), ("v", v), ("log_g", log_g)):
+        if not isinstance(t, torch.Tensor) or not t.is_floating_point():
+            raise ValueError(f"gla expects floating-point tensor {name}, got {getattr(t, 'dtype', type(t))}")
+    if q.dim() != 4 or k.shape != q.shape:
+        raise ValueError(
+            "gla expects q and k of shape (batch, heads, length, d_k), "
+            f"got {tuple(q.shape)}, {tuple(k.shape)}"
+        )
+    if v.dim() != 4 or v.shape[:3] != q.shape[:3]:
+        raise ValueError(f"gla expects v of shape {tuple(q.shape[:3])} + (d_v,), got {tuple(v.shape)}")
+    if log_g.shape not in (q.shape[:3], q.shape):
+        raise ValueError(
+            f"gla expects log_g of shape {tuple(q.shape[:3])} (scalar gate) or {tuple(q.shape)} "
+            f"(per key dim), got {tuple(log_g.shape)}"
+        )
+    if q.shape[2] == 0:
+        raise ValueError("gla expects a non-empty sequence (length >= 1), got length 0")
+    if not bool((log_g <= 0).all()):
+        raise ValueError("gla expects finite log-gates log_g <= 0 (gates in (0, 1]), got positive or NaN")
+    want = q.shape[:2] + (q.shape[3], v.shape[3])
+    if state is not None and tuple(state.shape) != tuple(want):
+        raise ValueError(f"gla expects a state of shape {tuple(want)}, got {tuple(state.shape)}")
+
+
+def _gate_rows(log_g: torch.Tensor) -> torch.Tensor:
+    """Per-step gate ``(B, H)`` or ``(B, H, d_k)`` shaped to scale the rows of a ``(d_k, d_v)`` state."""
+    g = log_g.exp()
+    return g[..., None] if g.dim() == 3 else g[..., None, None]
+
+
+def gla_step(q_t, k_t, v_t, log_g_t, state=None):
+    """One step: ``q_t, k_t: (B, H, d_k)``, ``v_t: (B, H, d_v)``, ``log_g_t: (B, H)`` or ``(B, H, d_k)``."""
+    kv = k_t[..., :, None] * v_t[..., None, :]
+    state = kv if state is None else _gate_rows(log_g_t) * state + kv
+    return torch.einsum("bhk,bhkv->bhv", q_t, state), state
+
+
+def gla_recurrent(q, k, v, log_g, initial_state=None):
+    """Reference: the recurrence one step at a time. Returns ``(o, final_state)``."""
+    _check(q, k, v, log_g, initial_state)
+    state = initial_state
+    if state is None:
+        state = q.new_zeros(q.shape[:2] + (q.shape[3], v.shape[3]))
+    outs = []
+    for t in range(q.shape[2]):
+        o_t, state = gla_step(q[:, :, t], k[:, :, t], v[:, :, t], log_g[:, :, t], state)
+        outs.append(o_t)
+    return torch.stack(outs, dim=2), state
+
+
+def _decay_mask(cum: torch.Tensor, per_dim: bool) -> torch.Tensor:
+    """``exp(cum_t - cum_s)`` for ``s <= t`` and 0 above the diagonal, masked before ``exp``."""
+    n = cum.shape[-2] if per_dim else cum.shape[-1]
+    upper = torch.ones(n, n, dtype=torch.bool, device=cum.device).triu(1)
+    if per_dim:  # (..., T, D) -> (..., T, S, D)
+        diff = cum[..., :, None, :] - cum[..., None, :, :]
+        return diff.masked_fill(upper[..., None], float("-inf")).exp()
+    diff = cum[..., :, None] - cum[..., None, :]
+    return diff.masked_fill(upper, float("-inf")).exp()
+
+
+def _causal_scores(q, k, cum, per_dim):
+    """Intra-block scores ``A[t, s] = q_t . (exp(cum_t - cum_s) k_s)`` for ``s <= t``, else 0."""
+    mask = _decay_mask(cum, per_dim)
+    if per_dim:
+        return torch.einsum("...td,...sd,...tsd->...ts", q, k, mask)
+    return (q @ k.transpose(-1, -2)) * mask
+
+
+def gla_chunked(q, k, v, log_g, initial_state=None, chunk: int = 64):
+    """Chunk-wise evaluation (see module docstring). Returns ``(o, final_state)``."""
+    if not isinstance(chunk, int) or chunk < 1:
+        raise ValueError(f"chunk must be a positive int, got {chunk!r}")
+    _check(q, k, v, log_g, initial_state)
+    bsz, heads, length, d_k = q.shape
+    d_v = v.shape[-1]
+    per_dim = log_g.dim() == 4
+    n = -(-length // chunk)
+    pad = n * chunk - length
+    if pad:  # padded steps: gate 1, k = 0, so the state passes through unchanged
+        q, k, v = (torch.nn.functional.pad(t, (0, 0, 0, pad)) for t in (q, k, v))
+        log_g = torch.nn.functional.pad(log_g, (0, 0, 0, pad) if per_dim else (0, pad))
+    q, k, v = (t.reshape(bsz, heads, n, chunk, t.shape[-1]) for t in (q, k, v))
+    cum = log_g.reshape(bsz, heads, n, chunk, *log_g.shape[3:]).cumsum(dim=3)
+    gate = cum if per_dim else cum[..., None]  # (B, H, n, C, d_k or 1)
+
+    out = _causal_scores(q, k, cum, per_dim) @ v
+    last = gate[:, :, :, -1:]  # (B, H, n, 1, d_k or 1)
+    contrib = (k * (last - gate).exp()).transpose(-1, -2) @ v  # (B, H, n, d_k, d_v)
+    decay = last.exp().transpose(-1, -2)  # (B, H, n, d_k or 1, 1)
+
+    state = initial_state
+    entering = []
+    for c_j, d_j in zip(contrib.unbind(dim=2), decay.unbind(dim=2)):  # unbind: one backward stack
+        entering.append(state)
+        state = c_j if state is None else d_j * state + c_j
+    if initial_state is None:  # the first chunk starts from zeros: skip its (zero) inter-chunk term
+        entering[0] = contrib.new_zeros(bsz, heads, d_k, d_v)
+    inter = (q * gate.exp()) @ torch.stack(entering, dim=2)
+    out = (out + inter).reshape(bsz, heads, n * chunk, d_v)[:, :, :length]
+    return out, state
+
+
+def gla_parallel(q, k, v, log_g, initial_state=None):
+    """Whole-sequence evaluation with an ``(L, L)`` decay mask (O(L^2) memory; short sequences)."""
+    _check(q, k, v, log_g, initial_state)
+    per_dim = log_g.dim() == 4
+    cum = log_g.cumsum(dim=2)
+    out = _causal_scores(q, k, cum, per_dim) @ v
+    gate = cum if per_dim else cum[..., None]
+    if initial_state is not None:
+        out = out + (q * gate.exp()) @ initial_state
+    last = gate[:, :, -1:]
+    state = (k * (last - gate).exp()).transpose(-1, -2) @ v
+    if initial_state is not None:
+        state = state + last.exp().transpose(-1, -2) * initial_state
+    return out, state
