@@ -6,11 +6,19 @@ from seqlab.registry import names
 DOC = Path(__file__).resolve().parents[2] / "docs" / "tasks.md"
 
 
+def _blocks():
+    return re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S)
+
+
 def test_docs_example_runs(capsys):
-    code = re.search(r"```python\n(.*?)```", DOC.read_text(), re.S).group(1)
-    exec(compile(code, str(DOC), "exec"), {})
+    exec(compile(_blocks()[0], str(DOC), "exec"), {})
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "torch.Size([4, 25]) 4 3" and out[1].endswith("2]") and out[2] == "16"
+
+
+def test_docs_pointer_example_runs(capsys):
+    exec(compile(_blocks()[1], str(DOC), "exec"), {})
+    assert capsys.readouterr().out.strip() == "tensor(True)"
 
 
 def test_docs_table_lists_every_task():
