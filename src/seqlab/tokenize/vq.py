@@ -11,8 +11,9 @@ et al., arXiv 2410.06424). For ``z`` (one head of ``x``) and codebook ``e_1..e_K
     rotation trick: q = sg(|e|/|z| R) z with R the rotation taking z/|z| to e/|e|
                     (R = I - 2 w w^T + 2 v u^T, u = z/|z|, v = e/|e|, w = (u+v)/|u+v|)
 
-Codes with EMA usage ``N_k < dead_threshold`` are restarted from random vectors of the current
-batch. The codebook is seeded by k-means++ + Lloyd on the first ``init_batches`` training batches.
+Codes with EMA usage ``N_k < dead_threshold`` are restarted from vectors of the current batch
+sampled with probability proportional to their quantization error (as k-means++ seeds). The
+codebook is seeded by k-means++ + Lloyd on the first ``init_batches`` training batches.
 Quantizing frames of continuous self-supervised speech features into a token sequence, the model
 input of "Beyond Orthography: Automatic Recovery of Short Vowels and Dialectal Sounds in Arabic"
 (catalog paper 37), is ``encode`` on ``(batch, frames, dim)`` followed by :func:`dedup_units`.
@@ -198,7 +199,7 @@ class VectorQuantizer(Quantizer):
         )
 
     @torch.no_grad()
-    def _update(self, z: torch.Tensor, codes: torch.Tensor) -> None:
+    def _update(self, z: torch.Tensor, codes: torch.Tensor, e: torch.Tensor) -> None:
         counts = self._counts(codes).to(self.cluster_size.dtype)
         self.cluster_size.mul_(self.decay).add_(counts, alpha=1 - self.decay)
         if self.ema:
@@ -208,14 +209,17 @@ class VectorQuantizer(Quantizer):
             self.embed_sum.mul_(self.decay).add_(sums.view_as(self.embed_sum), alpha=1 - self.decay)
             self.embed.copy_(self._prep(self.embed_sum / self.cluster_size[..., None].clamp_min(1e-12)))
         if self.dead_threshold > 0:
-            self._restart_dead(z)
+            self._restart_dead(z, (z - e).pow(2).sum(-1))
 
     @torch.no_grad()
-    def _restart_dead(self, z: torch.Tensor) -> None:
+    def _restart_dead(self, z: torch.Tensor, err: torch.Tensor) -> None:
         dead = self.cluster_size < self.dead_threshold
         for h in torch.nonzero(dead.any(-1)).flatten().tolist():
             idx = torch.nonzero(dead[h]).flatten()
-            pick = torch.randint(z.shape[0], (idx.numel(),), generator=self.generator)
+            # new codes go where the codebook serves the batch worst: sampled with p ~ error (k-means++ style)
+            w = err[:, h].double()
+            w = w / w.sum() if w.sum() > 0 else torch.full_like(w, 1.0 / w.numel())
+            pick = torch.multinomial(w, idx.numel(), replacement=True, generator=self.generator)
             self.embed.data[h, idx] = self._prep(z[pick, h].detach().to(self.embed.dtype))
             self.cluster_size[h, idx] = self.dead_threshold
             if self.ema:
@@ -244,7 +248,7 @@ class VectorQuantizer(Quantizer):
         if not self.ema:
             losses["codebook"] = F.mse_loss(zv.detach(), e)
         if self.training:
-            self._update(zv.detach(), codes_v)
+            self._update(zv.detach(), codes_v, e.detach())
             self.batches_seen += 1
         est = straight_through if self.estimator == "ste" else rotation_trick
         qv = est(zv, e)
