@@ -103,3 +103,43 @@ def test_doc_examples_run():
     assert blocks
     for code in blocks:
         exec(compile(code, str(page), "exec"), {})
+
+
+def test_stable_rnn_recurrent_matrix_is_negative_semidefinite_for_any_parameters():
+    m = make("rnn", stable=True, n_layers=2, d_hidden=7)
+    with torch.no_grad():
+        m.rnn.P.normal_(generator=torch.Generator().manual_seed(3))  # not orthogonal any more
+        m.rnn.w.uniform_(-6, 6, generator=torch.Generator().manual_seed(4))
+    for layer in range(2):
+        W = m.rnn.recurrent_matrix(layer)
+        torch.testing.assert_close(W, W.T)
+        assert torch.linalg.eigvalsh(W).max() <= 1e-10
+
+
+def test_stable_rnn_follows_its_euler_step():
+    m, x = make("rnn", stable=True, dt=0.3), inputs(2)
+    core = m.rnn
+    with torch.no_grad():
+        W = -core.P[0].T @ torch.diag(torch.nn.functional.softplus(core.w[0])) @ core.P[0]
+        h1 = 0.3 * torch.tanh(core.inp[0](x[:, 0]))
+        h2 = h1 + 0.3 * torch.tanh(core.inp[0](x[:, 1]) + h1 @ W.T)
+        y, h = m.forward_with_state(x, None)
+    torch.testing.assert_close(h[:, 0], h2)
+    torch.testing.assert_close(y, m.out(torch.stack([h1, h2], 1)))
+
+
+def test_stable_rnn_modes_agree_and_gradients_flow():
+    m, x = make("rnn", stable=True, n_layers=2), inputs(12)
+    with torch.no_grad():
+        y = m(x)
+        ya, s = m.forward_with_state(x[:, :5], None)
+        ys = [ya]
+        for t in range(5, 12):
+            yt, s = m.step(x[:, t], s)
+            ys.append(yt[:, None])
+    torch.testing.assert_close(torch.cat(ys, 1), y, atol=1e-12, rtol=1e-10)
+    x = x.requires_grad_()
+    m(x).square().sum().backward()
+    assert torch.isfinite(x.grad).all() and m.rnn.w.grad.abs().sum() > 0 and m.rnn.P.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="bidirectional=False"):
+        create("mixer", "rnn", d_model=D, stable=True, bidirectional=True)
