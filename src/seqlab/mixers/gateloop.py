@@ -34,7 +34,7 @@ from seqlab.ops.scan import scan_chunked
 from seqlab.registry import register
 
 MODES = ("scan", "recurrent", "attention")
-BLOCK_NUMEL = 2**22  # states per scan block: 32 MiB complex64 per copy
+BLOCK_NUMEL = 2**20  # states per scan block: 8 MiB complex64 per copy
 
 
 def scan_in_blocks(
