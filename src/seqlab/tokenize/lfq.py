@@ -96,7 +96,7 @@ class BinaryQuantizer(Quantizer):
         metrics = codebook_stats(codes, self.codebook_size) if self.bits <= 24 else {}
         metrics.update(sample_entropy=float(per_sample.detach()), codebook_entropy=float(codebook.detach()))
         err = (x - out.detach()).pow(2).mean(-1)
-        metrics["mse"] = float(err.mean() if mask is None else err[mask].mean())
+        metrics["mse"] = float((err.mean() if mask is None else err[mask].mean()).detach())
         return QuantizerOutput(out, codes, sum(losses.values()), losses, metrics)
 
     @torch.no_grad()
