@@ -1,0 +1,1 @@
+"""Benchmarks: experiment grids, the results store, the report, and the speed benchmark."""
