@@ -139,3 +139,10 @@ def test_lfq_masks_and_bad_codes():
     assert out.codes[0, 1] == PAD and (out.quantized[0, 1] == 0).all()
     with pytest.raises(ValueError, match=r"\[0, 32\)"):
         lfq.decode(torch.tensor([32]))
+
+
+def test_projected_quantizers_are_seeded():
+    x = data(50, 16)
+    assert torch.equal(FSQ([5, 5], dim=16, seed=1).encode(x), FSQ([5, 5], dim=16, seed=1).encode(x))
+    assert torch.equal(BinaryQuantizer(16, 6, seed=2).encode(x), BinaryQuantizer(16, 6, seed=2).encode(x))
+    assert not torch.equal(BinaryQuantizer(16, 6, seed=2).encode(x), BinaryQuantizer(16, 6, seed=3).encode(x))

@@ -85,3 +85,11 @@ def test_prefix_trie_lists_exactly_the_valid_continuations():
     assert mask.sum() == len(trie.next_tokens(first[:1]))
     small = PrefixTrie([[0, 1], [0, 2], [3, 0]])
     assert small.next_tokens([0]) == [1, 2] and small.next_tokens([5]) == [] and not small.is_prefix([5])
+
+
+@pytest.mark.parametrize("method", ["residual-kmeans", "rq-vae"])
+def test_same_seed_same_ids(method):
+    emb = catalogue(120, 8, 10)
+    a = SemanticIDs(2, 8, method, seed=3, steps=15, batch_size=64).fit(emb)
+    b = SemanticIDs(2, 8, method, seed=3, steps=15, batch_size=64).fit(emb)
+    assert torch.equal(a.ids, b.ids)

@@ -46,7 +46,7 @@ def standard_levels(codebook_size: int) -> list[int]:
 class FSQ(Quantizer):
     """Finite scalar quantization (arXiv 2309.15505): per-channel rounding to ``levels``, implicit codes."""
 
-    def __init__(self, levels: list[int], dim: int | None = None, eps: float = 1e-3):
+    def __init__(self, levels: list[int], dim: int | None = None, eps: float = 1e-3, seed: int = 0):
         super().__init__()
         if not levels or any(not isinstance(v, int) or v < 2 for v in levels):
             raise ValueError(f"levels must be a non-empty list of ints >= 2, got {levels!r}")
@@ -64,8 +64,10 @@ class FSQ(Quantizer):
         self.register_buffer("_basis", basis)
         self.register_buffer("_levels", torch.tensor(levels))
         d = len(levels)
-        self.project_in = nn.Linear(self.dim, d) if self.dim != d else nn.Identity()
-        self.project_out = nn.Linear(d, self.dim) if self.dim != d else nn.Identity()
+        with torch.random.fork_rng():  # projections initialised from ``seed``, global RNG untouched
+            torch.manual_seed(seed)
+            self.project_in = nn.Linear(self.dim, d) if self.dim != d else nn.Identity()
+            self.project_out = nn.Linear(d, self.dim) if self.dim != d else nn.Identity()
 
     def bound(self, z: torch.Tensor) -> torch.Tensor:
         return torch.tanh(z + self._shift) * self._half - self._offset

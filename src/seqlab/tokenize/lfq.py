@@ -53,6 +53,7 @@ class BinaryQuantizer(Quantizer):
         diversity: float = 1.0,
         commitment: float = 0.25,
         temperature: float = 1.0,
+        seed: int = 0,
     ):
         super().__init__()
         if not isinstance(bits, int) or not 1 <= bits <= 62:
@@ -60,8 +61,10 @@ class BinaryQuantizer(Quantizer):
         self.dim, self.bits, self.codebook_size = dim, bits, 2**bits
         self.scale, self.entropy_weight, self.diversity = scale, entropy_weight, diversity
         self.commitment, self.temperature = commitment, temperature
-        self.project_in = nn.Linear(dim, bits) if dim != bits else nn.Identity()
-        self.project_out = nn.Linear(bits, dim) if dim != bits else nn.Identity()
+        with torch.random.fork_rng():  # projections initialised from ``seed``, global RNG untouched
+            torch.manual_seed(seed)
+            self.project_in = nn.Linear(dim, bits) if dim != bits else nn.Identity()
+            self.project_out = nn.Linear(bits, dim) if dim != bits else nn.Identity()
 
     def entropy_terms(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(mean per-sample entropy, entropy of the mean code distribution) for ``z: (n, bits)``."""
@@ -93,7 +96,7 @@ class BinaryQuantizer(Quantizer):
         if mask is not None:
             codes = codes.masked_fill(~mask, PAD)
             out = out * mask[..., None]
-        metrics = codebook_stats(codes, self.codebook_size) if self.bits <= 24 else {}
+        metrics = codebook_stats(codes, self.codebook_size) if self.bits <= 16 else {}
         metrics.update(sample_entropy=float(per_sample.detach()), codebook_entropy=float(codebook.detach()))
         err = (x - out.detach()).pow(2).mean(-1)
         metrics["mse"] = float((err.mean() if mask is None else err[mask].mean()).detach())

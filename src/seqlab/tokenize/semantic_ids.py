@@ -92,10 +92,11 @@ class _RQVAE(nn.Module):
 
     def __init__(self, dim, latent, hidden, codebook_size, levels, seed):
         super().__init__()
-        torch.manual_seed(seed)
-        self.enc = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, latent))
+        with torch.random.fork_rng():  # weights from ``seed``, global RNG untouched
+            torch.manual_seed(seed)
+            self.enc = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, latent))
+            self.dec = nn.Sequential(nn.Linear(latent, hidden), nn.ReLU(), nn.Linear(hidden, dim))
         self.rvq = ResidualVQ(latent, codebook_size, levels, seed=seed, dead_threshold=0.05)
-        self.dec = nn.Sequential(nn.Linear(latent, hidden), nn.ReLU(), nn.Linear(hidden, dim))
 
     def fit(self, x, steps, batch_size, lr, generator):
         opt = torch.optim.Adam([p for n, p in self.named_parameters() if "rvq" not in n], lr=lr)
