@@ -45,3 +45,10 @@ def test_bad_options_raise():
         speed.run_speed(speed.quick_config(mixers=("no-such-mixer",)))
     with pytest.raises(ValueError, match="positive ints"):
         speed._ints("16,-3")
+
+
+def test_demo_runs_modes_and_reports_agreement(capsys):
+    assert main(["demo", "--mixers", "retention,mamba2", "--length", "13"]) == 0
+    out = capsys.readouterr().out
+    assert "retention" in out and "mamba2" in out and "modes agree" in out
+    assert main(["demo", "--mixers", "retention", "--tol", "0"]) == 2  # a ValueError -> exit code 2
