@@ -124,7 +124,8 @@ class NonStationary(Task):
             runs = torch.arange(t, -1, -1, dtype=torch.float64)  # t - s
             pred_s = (counts + a) / (runs[None, :, None] + K * a)  # (n, t+1, K)
             ws = w[:, :, : t + 1]
-            out[:, t] = torch.einsum("njs,nsk->nk", ws, pred_s) / ws.sum((1, 2))[:, None]
+            w_s = ws.sum(1)  # (n, t+1): posterior over the segment start
+            out[:, t] = torch.einsum("ns,nsk->nk", w_s, pred_s) / w_s.sum(1, keepdim=True)
             if t + 1 == L:
                 break
             lik = pred_s.gather(2, x[:, t].view(n, 1, 1).expand(n, t + 1, 1)).squeeze(2)  # (n, t+1)
