@@ -1,4 +1,6 @@
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -52,3 +54,11 @@ def test_demo_runs_modes_and_reports_agreement(capsys):
     out = capsys.readouterr().out
     assert "retention" in out and "mamba2" in out and "modes agree" in out
     assert main(["demo", "--mixers", "retention", "--tol", "0"]) == 2  # a ValueError -> exit code 2
+
+
+def test_docs_example_runs():
+    text = (Path(__file__).parents[2] / "docs" / "speed.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "docs/speed.md", "exec"), {})

@@ -1,3 +1,6 @@
+import re
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -77,3 +80,11 @@ def test_state_shapes():
     la, ret = _make("linear_attention"), _make("retention")
     assert la.init_state(3).shape == (3, 2, 8, 9)
     assert ret.init_state(3).shape == (3, 2, 8, 16)
+
+
+def test_docs_example_runs():
+    text = (Path(__file__).parents[2] / "docs" / "mixers" / "linear_attention.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "docs/mixers/linear_attention.md", "exec"), {})
