@@ -1,0 +1,59 @@
+"""Learning without Forgetting (LwF; Li & Hoiem, arXiv 1606.09282), as compared in "Three scenarios for
+continual learning" (arXiv 1904.07734): before experience ``i`` the model is copied as a teacher and
+the current inputs are distilled on the units of every earlier task::
+
+    L = CE_i(theta) + alpha * mean_{k<i} T^2 KL( softmax(z_old_k / T) || softmax(z_k / T) ),  T = 2
+
+where ``z_k`` are the logits restricted to task ``k``'s units (task-IL), to all units (domain-IL) or to
+the classes seen before ``i`` (class-IL).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from seqlab.continual.scenarios import THREE
+from seqlab.continual.strategy import Strategy, distillation
+from seqlab.registry import register
+
+
+def old_masks(stream, n_seen: int, n: int) -> list[torch.Tensor]:
+    """Active-unit masks of the knowledge to preserve, one per old task (task-IL) or one in total."""
+    if n_seen < 2:
+        return []
+    if stream.scenario == "task":
+        return [stream.active(torch.full((n,), k, dtype=torch.long), n_seen) for k in range(n_seen - 1)]
+    return [stream.active(torch.zeros(n, dtype=torch.long), n_seen - 1)]
+
+
+@register(
+    "strategy",
+    "lwf",
+    papers=[THREE],
+    scenarios=("task", "domain", "class"),
+    family="distillation",
+    cites="Learning without Forgetting, arXiv 1606.09282",
+)
+class LwF(Strategy):
+    """Learning without forgetting: distil the previous model's outputs on current data."""
+
+    name = "lwf"
+
+    def __init__(self, seed: int = 0, temperature: float = 2.0, alpha: float = 1.0, **kw):
+        super().__init__(seed, **kw)
+        self.T, self.alpha = temperature, alpha
+        self.teacher = None
+
+    def before_experience(self, model, exp):
+        self.teacher = copy.deepcopy(model).eval().requires_grad_(False) if exp.index > 0 else None
+
+    def extra_loss(self, model, batch, outputs):
+        masks = old_masks(self.stream, self.n_seen, len(batch["targets"]))
+        if self.teacher is None or not masks:
+            return None
+        with torch.no_grad():
+            z_old = self.teacher(batch["inputs"])
+        kd = sum(distillation(outputs, z_old, m, self.T) for m in masks) / len(masks)
+        return self.alpha * kd
