@@ -72,7 +72,7 @@ def _scan_block(chunk: int):
         a = torch.polar(log_mag.exp(), phase).unsqueeze(-1)  # (b, l, h, dk, 1)
         kv = (k.unsqueeze(-1) * v.unsqueeze(-2)).to(a.dtype)  # (b, l, h, dk, dv)
         states = scan_chunked(a, kv, s0, chunk=chunk)
-        return torch.einsum("blhk,blhkv->blhv", q, states.real), states[:, -1]
+        return torch.einsum("blhk,blhkv->blhv", q, states.real), states[:, -1].clone()
 
     return fn
 

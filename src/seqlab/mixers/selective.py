@@ -54,7 +54,7 @@ def _scan_block(A, chunk):
     def fn(h0, delta, B, C, x):
         da, dbx = _discretize(delta, A, B, x)
         h = scan_chunked(da, dbx, h0, chunk=chunk)
-        return torch.einsum("bldn,bln->bld", h, C), h[:, -1]
+        return torch.einsum("bldn,bln->bld", h, C), h[:, -1].clone()
 
     return fn
 
