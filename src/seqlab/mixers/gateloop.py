@@ -46,9 +46,10 @@ def scan_in_blocks(
     """Run ``y, h = fn(h, *inputs[:, block slice])`` over consecutive time blocks.
 
     ``fn`` evaluates a recurrence on one block from state ``h`` and returns the block's outputs
-    (time at dim 1) and its final state. With autograd on, each block is checkpointed: only the
-    block-boundary states are kept and the block is recomputed in backward, so the per-step
-    states (``L x state`` numbers) never sit in memory all at once. ``block=None`` picks the
+    (time at dim 1) and its final state, a fresh tensor (a view would keep the block's states
+    alive). With autograd on, each block is checkpointed: only the block-boundary states are kept
+    and the block is recomputed in backward, so the per-step states (``L x state`` numbers)
+    never sit in memory all at once. ``block=None`` picks the
     block length so that one block's states hold about ``BLOCK_NUMEL`` numbers (batch included).
     """
     length = inputs[0].shape[1]
