@@ -7,7 +7,9 @@ Every quantizer trains for ``--epochs`` passes in batches of ``--batch`` with lo
 ``mse(quantized, x) + aux`` and Adam (lr 1e-3) on its parameters, the input requiring grad (as an
 encoder output would). Reported after training, on all vectors: reconstruction MSE
 (decode(encode(x))), codebook usage (% of codes used; level 0 for residual), perplexity, and the
-training throughput in vectors/s (forward = encode + decode, plus backward). Ratios compare each
+training throughput in vectors/s (forward = encode + decode, plus backward, plus optimizer step:
+best of 20 steps of --batch vectors, alternating the two libraries so CPU contention hits both;
+the mean rate over training is kept in the JSON as train_vectors_per_s). Ratios compare each
 seqlab quantizer with its vector-quantize-pytorch counterpart (MSE ratio < 1 and speed ratio > 1
 favour seqlab).
 
@@ -160,7 +162,18 @@ PAIRS = [
 ]
 
 
-def run_one(name: str, data: torch.Tensor, epochs: int, batch: int, seed: int) -> dict:
+def train_step(q, step, opt, x):
+    quantized, aux = step(x)
+    loss = F.mse_loss(quantized, x.detach()) + aux
+    if opt:
+        opt.zero_grad()
+    loss.backward()
+    if opt:
+        opt.step()
+
+
+def run_one(name: str, data: torch.Tensor, epochs: int, batch: int, seed: int):
+    """Train, then measure quality; returns (row, timer) where timer() times one more step."""
     q, step, encode, decode = build(name)
     params = [p for p in q.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=1e-3) if params else None
@@ -171,13 +184,7 @@ def run_one(name: str, data: torch.Tensor, epochs: int, batch: int, seed: int) -
         for idx in torch.randperm(data.shape[0], generator=g).split(batch):
             x = data[idx].clone().requires_grad_(True)
             t0 = time.perf_counter()
-            quantized, aux = step(x)
-            loss = F.mse_loss(quantized, x.detach()) + aux
-            if opt:
-                opt.zero_grad()
-            loss.backward()
-            if opt:
-                opt.step()
+            train_step(q, step, opt, x)
             elapsed += time.perf_counter() - t0
             seen += x.shape[0]
     q.eval()
@@ -186,13 +193,31 @@ def run_one(name: str, data: torch.Tensor, epochs: int, batch: int, seed: int) -
         x_hat = torch.cat([decode(c) for c in codes.split(8192)])
     level0 = codes[..., 0] if codes.dim() > 1 else codes
     stats = codebook_stats(level0.long(), K)
-    return {
+    row = {
         "name": name,
         "mse": float((x_hat.float() - data).pow(2).mean()),
         "usage_pct": 100 * stats["usage"],
         "perplexity": stats["perplexity"],
-        "vectors_per_s": seen / elapsed,
+        "train_vectors_per_s": seen / elapsed,
     }
+    q.train()
+
+    def timer() -> float:
+        x = data[:batch].clone().requires_grad_(True)
+        t0 = time.perf_counter()
+        train_step(q, step, opt, x)
+        return batch / (time.perf_counter() - t0)
+
+    return row, timer
+
+
+def best_rate(timers, rounds: int = 5, steps: int = 4) -> list[float]:
+    """Best-of vectors/s per timer, alternating between them so CPU contention hits both alike."""
+    best = [0.0] * len(timers)
+    for _ in range(rounds):
+        for i, t in enumerate(timers):
+            best[i] = max([best[i]] + [t() for _ in range(steps)])
+    return best
 
 
 def run_residual_kmeans(data: torch.Tensor) -> dict:
@@ -227,8 +252,9 @@ def main(argv=None) -> int:
     for dname, data in datasets.items():
         rows = []
         for ours, theirs in PAIRS:
-            a = run_one(ours, data, args.epochs, args.batch, seed=1)
-            b = run_one(theirs, data, args.epochs, args.batch, seed=1)
+            a, ta = run_one(ours, data, args.epochs, args.batch, seed=1)
+            b, tb = run_one(theirs, data, args.epochs, args.batch, seed=1)
+            a["vectors_per_s"], b["vectors_per_s"] = best_rate([ta, tb])
             a["mse_ratio"] = a["mse"] / b["mse"] if b["mse"] > 0 else math.nan
             a["speed_ratio"] = a["vectors_per_s"] / b["vectors_per_s"]
             rows += [a, b]

@@ -14,6 +14,7 @@ zero vectors. Diagnostics: codebook usage (fraction of codes used), perplexity
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -24,13 +25,38 @@ PAD = -1
 
 @dataclass
 class QuantizerOutput:
-    """What one training forward pass of a quantizer returns."""
+    """What one training forward pass of a quantizer returns.
+
+    ``metrics`` (usage, perplexity, dead codes, MSE, ...) is computed on first access, so a training
+    loop that never reads it pays nothing for it.
+    """
 
     quantized: torch.Tensor
     codes: torch.Tensor
     loss: torch.Tensor
     losses: dict[str, torch.Tensor] = field(default_factory=dict)
-    metrics: dict[str, float] = field(default_factory=dict)
+    metrics_fn: Callable[[], dict[str, float]] | None = field(default=None, repr=False)
+    _metrics: dict[str, float] | None = field(default=None, repr=False)
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        if self._metrics is None:
+            self._metrics = self.metrics_fn() if self.metrics_fn is not None else {}
+        return self._metrics
+
+
+def lazy_metrics(codes, size, x, x_hat, mask=None, extra=None) -> Callable[[], dict[str, float]]:
+    """A closure computing :func:`codebook_stats` of ``codes``, the MSE of ``x_hat`` and ``extra()``."""
+    codes, x, x_hat = codes.detach(), x.detach(), x_hat.detach()
+
+    def compute() -> dict[str, float]:
+        out = codebook_stats(codes, size) if size is not None else {}
+        out["mse"] = float(masked_mse(x, x_hat, mask))
+        if extra is not None:
+            out.update(extra())
+        return out
+
+    return compute
 
 
 def check_features(x: torch.Tensor, dim: int, who: str, mask: torch.Tensor | None = None) -> None:
@@ -43,7 +69,8 @@ def check_features(x: torch.Tensor, dim: int, who: str, mask: torch.Tensor | Non
         raise ValueError(f"{who} expects a floating-point tensor, got dtype {x.dtype}")
     if x.numel() == 0:
         raise ValueError(f"{who} expects a non-empty batch of vectors, got shape {tuple(x.shape)}")
-    if not torch.isfinite(x).all():
+    # a finite sum proves every entry finite (NaN/inf propagate); only a non-finite sum needs the full check
+    if not torch.isfinite(x.sum()) and not torch.isfinite(x).all():
         raise ValueError(f"{who} expects finite inputs, got NaN or inf")
     if mask is not None:
         if mask.shape != x.shape[:-1] or mask.dtype != torch.bool:

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from seqlab.registry import register
-from seqlab.tokenize.base import PAD, Quantizer, QuantizerOutput, check_codes, check_features, codebook_stats
+from seqlab.tokenize.base import PAD, Quantizer, QuantizerOutput, check_codes, check_features, lazy_metrics
 
 FSQ_CITES = "Finite Scalar Quantization: VQ-VAE Made Simple, arXiv 2309.15505"
 
@@ -89,9 +89,7 @@ class FSQ(Quantizer):
         if mask is not None:
             codes = codes.masked_fill(~mask, PAD)
             out = out * mask[..., None]
-        metrics = codebook_stats(codes, self.codebook_size)
-        err = (x - out.detach()).pow(2).mean(-1)
-        metrics["mse"] = float((err.mean() if mask is None else err[mask].mean()).detach())
+        metrics = lazy_metrics(codes, self.codebook_size, x, out, mask)
         return QuantizerOutput(out, codes, x.new_zeros(()), {}, metrics)
 
     @torch.no_grad()

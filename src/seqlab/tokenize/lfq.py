@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqlab.registry import register
-from seqlab.tokenize.base import PAD, Quantizer, QuantizerOutput, check_codes, check_features, codebook_stats
+from seqlab.tokenize.base import PAD, Quantizer, QuantizerOutput, check_codes, check_features, lazy_metrics
 
 BITS = "To be Continuous, or to be Discrete, Those are Bits of Questions"
 LFQ_CITES = "Language Model Beats Diffusion -- Tokenizer Is Key to Visual Generation (LFQ), arXiv 2310.05737"
@@ -96,10 +96,9 @@ class BinaryQuantizer(Quantizer):
         if mask is not None:
             codes = codes.masked_fill(~mask, PAD)
             out = out * mask[..., None]
-        metrics = codebook_stats(codes, self.codebook_size) if self.bits <= 16 else {}
-        metrics.update(sample_entropy=float(per_sample.detach()), codebook_entropy=float(codebook.detach()))
-        err = (x - out.detach()).pow(2).mean(-1)
-        metrics["mse"] = float((err.mean() if mask is None else err[mask].mean()).detach())
+        ent = {"sample_entropy": per_sample.detach(), "codebook_entropy": codebook.detach()}
+        metrics = lazy_metrics(codes, self.codebook_size if self.bits <= 16 else None, x, out, mask,
+                               lambda: {k: float(v) for k, v in ent.items()})
         return QuantizerOutput(out, codes, sum(losses.values()), losses, metrics)
 
     @torch.no_grad()

@@ -17,7 +17,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqlab.registry import register
-from seqlab.tokenize.base import PAD, Quantizer, QuantizerOutput, check_codes, check_features, codebook_stats
+from seqlab.tokenize.base import (
+    PAD,
+    Quantizer,
+    QuantizerOutput,
+    check_codes,
+    check_features,
+    codebook_stats,
+    lazy_metrics,
+)
 from seqlab.tokenize.kmeans import minibatch_kmeans, squared_distances
 from seqlab.tokenize.vq import VectorQuantizer
 
@@ -87,12 +95,18 @@ class ResidualVQ(Quantizer):
                 losses[f"{k}_{i}"] = v
         codes += [torch.full_like(codes[0], PAD)] * (self.levels - n)
         codes_t = torch.stack(codes, -1)
-        metrics = {"levels_used": float(n)}
-        for i in range(n):
-            metrics[f"perplexity_{i}"] = codebook_stats(codes_t[..., i], self.codebook_size)["perplexity"]
-        err = (x - total.detach()).pow(2).mean(-1)
-        metrics["mse"] = float((err.mean() if mask is None else err[mask].mean()).detach())
+        extra = self._level_stats(codes_t.detach(), n)
+        metrics = lazy_metrics(codes_t[..., 0], self.codebook_size, x, total, mask, extra)
         return QuantizerOutput(total, codes_t, sum(losses.values()), losses, metrics)
+
+    def _level_stats(self, codes: torch.Tensor, n: int):
+        def compute():
+            out = {"levels_used": float(n)}
+            for i in range(n):
+                out[f"perplexity_{i}"] = codebook_stats(codes[..., i], self.codebook_size)["perplexity"]
+            return out
+
+        return compute
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor, mask: torch.Tensor | None = None, levels: int | None = None):
@@ -139,10 +153,11 @@ class ResidualKMeans(Quantizer):
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> QuantizerOutput:
         codes = self.encode(x, mask)
         q = self.decode(codes).to(x.dtype)
-        err = (x - q).pow(2).mean(-1)
-        metrics = {"mse": float(err.mean() if mask is None else err[mask].mean())}
-        for i in range(self.levels):
-            metrics[f"perplexity_{i}"] = codebook_stats(codes[..., i], self.codebook_size)["perplexity"]
+        def extra():
+            return {f"perplexity_{i}": codebook_stats(codes[..., i], self.codebook_size)["perplexity"]
+                    for i in range(self.levels)}
+
+        metrics = lazy_metrics(codes[..., 0], self.codebook_size, x, q, mask, extra)
         return QuantizerOutput(x + (q - x).detach(), codes, x.new_zeros(()), {}, metrics)
 
     @torch.no_grad()

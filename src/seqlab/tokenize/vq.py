@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from seqlab.registry import register
-from seqlab.tokenize.base import PAD, Quantizer, QuantizerOutput, check_codes, check_features, codebook_stats
+from seqlab.tokenize.base import PAD, Quantizer, QuantizerOutput, check_codes, check_features, lazy_metrics
 from seqlab.tokenize.kmeans import kmeans, squared_distances
 
 VQ_CITES = (
@@ -257,14 +257,12 @@ class VectorQuantizer(Quantizer):
         else:
             q = torch.zeros_like(z).index_put((keep,), qv)
             codes = torch.full((z.shape[0], self.heads), PAD, dtype=torch.long).index_put((keep,), codes_v)
-        metrics = codebook_stats(codes_v, self.codebook_size)
-        metrics["mse"] = float(F.mse_loss(e.detach(), zv.detach()))
         return QuantizerOutput(
             quantized=q.reshape(*lead, self.dim),
             codes=self._shape_codes(codes, lead),
             loss=sum(losses.values()),
             losses=losses,
-            metrics=metrics,
+            metrics_fn=lazy_metrics(codes_v, self.codebook_size, zv, e),
         )
 
     @torch.no_grad()
