@@ -6,7 +6,7 @@ runs after ``warmup`` runs, and its peak memory: the process resident-set high-w
 before each run (``/proc/self/clear_refs``, after ``malloc_trim``), minus the resident set at the
 start of the run. A mixer is skipped at a length where the power law fitted to its two previous
 lengths predicts memory above ``memory_budget_mb`` with exponent > 1.5 (``O(L^2)``), or run time
-above ``time_budget_s``.
+above ``time_budget_s`` (all runs of the cell together).
 
 Checks:
 (a) linear scaling: every recurrent mixer (step mode, state not growing with L) has
@@ -55,7 +55,8 @@ class SpeedConfig:
     warmup: int = 1
     repeats: int = 3
     memory_budget_mb: float = 2048.0
-    time_budget_s: float = 60.0
+    time_budget_s: float = 120.0
+    check_repeats: int = 5
     scaling: tuple[int, int] = (1024, 16384)
     scan_length: int = 4096
     scan_min_speedup: float = 10.0
@@ -70,7 +71,7 @@ class SpeedConfig:
 def quick_config(**kw) -> SpeedConfig:
     """A tiny smoke run (seconds): short lengths, one repeat, small model."""
     cfg = dict(lengths=(16, 64), d_model=16, warmup=1, repeats=1, scaling=(16, 64), scan_length=256,
-               fla_lengths=(128,), finite_length=512, time_budget_s=10.0)
+               fla_lengths=(128,), finite_length=512, time_budget_s=10.0, check_repeats=1)
     cfg.update(kw)
     return SpeedConfig(**cfg)
 
@@ -218,8 +219,8 @@ def check_scan(cfg: SpeedConfig) -> dict:
         return go
 
     diff = (scan_chunked(a, b) - scan_sequential(a, b)).abs().max().item()
-    t_seq, _ = measure(run(scan_sequential), cfg.warmup, cfg.repeats)
-    t_chk, _ = measure(run(scan_chunked), cfg.warmup, cfg.repeats)
+    t_seq, _ = measure(run(scan_sequential), cfg.warmup, cfg.check_repeats)
+    t_chk, _ = measure(run(scan_chunked), cfg.warmup, cfg.check_repeats)
     speedup = t_seq / t_chk
     return {"length": cfg.scan_length, "shape": list(shape), "sequential_ms": t_seq * 1e3,
             "chunked_ms": t_chk * 1e3, "speedup": speedup, "max_abs_diff": diff,
@@ -269,8 +270,8 @@ def check_fla(cfg: SpeedConfig, heads: int = 4, d_head: int = 64, chunk: int = 6
         with torch.no_grad():
             o_fla = naive(*fla_in, chunk_size=chunk, scale=1.0)[0]
             o_ours = gla_chunked(*ours_in, chunk=chunk)[0].transpose(1, 2)
-        t_fla, _ = measure(run_fla, cfg.warmup, cfg.repeats)
-        t_ours, _ = measure(run_ours, cfg.warmup, cfg.repeats)
+        t_fla, _ = measure(run_fla, cfg.warmup, cfg.check_repeats)
+        t_ours, _ = measure(run_ours, cfg.warmup, cfg.check_repeats)
         diff = (o_fla - o_ours).abs().max().item()
         out["lengths"][str(length)] = {
             "fla_ms": t_fla * 1e3, "seqlab_ms": t_ours * 1e3, "speedup": t_fla / t_ours,
