@@ -226,3 +226,30 @@ def test_bad_config_fails_clearly():
         VectorQuantizer(8, 16, metric="manhattan")
     with pytest.raises(ValueError, match="codebook_size"):
         VectorQuantizer(8, 1)
+
+
+@pytest.mark.parametrize("heads", [1, 2])
+def test_ema_update_matches_per_code_loop(heads):
+    vq = VectorQuantizer(6, 5, heads=heads, kmeans_init=False, decay=0.7)
+    vq(torch.randn(23, 6))  # sets usage statistics
+    n0, m0 = vq.cluster_size.clone(), vq.embed_sum.clone()
+    x = torch.randn(31, 6)
+    vq.eval()
+    codes = vq.encode(x).reshape(31, heads)
+    vq.train()
+    vq(x)
+    z = x.reshape(31, heads, 6 // heads)
+    for h in range(heads):
+        for k in range(5):
+            sel = codes[:, h] == k
+            n = 0.7 * n0[h, k] + 0.3 * sel.sum()
+            m = 0.7 * m0[h, k] + 0.3 * z[sel, h].sum(0)
+            torch.testing.assert_close(vq.cluster_size[h, k], n)
+            torch.testing.assert_close(vq.embed[h, k], m / n)
+
+
+def test_cosine_codebook_outputs_unit_vectors():
+    vq = VectorQuantizer(8, 16, metric="cosine")
+    out = vq(torch.randn(100, 8) * 5)
+    torch.testing.assert_close(out.quantized.norm(dim=-1), torch.ones(100))
+    torch.testing.assert_close(vq.decode(out.codes).norm(dim=-1), torch.ones(100))
