@@ -1,0 +1,70 @@
+"""``seqlab bench``: run a grid (the ``default`` suite without arguments) and write the report."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+NAME = "bench"
+HELP = "run the capability benchmark (default suite, or --suite/--grid) and write the report"
+
+
+def add_arguments(p):
+    p.add_argument("--suite", default=None, help="built-in suite name (default: 'default'; also 'full')")
+    p.add_argument("--grid", default=None, help="a grid file (YAML or TOML) instead of a suite")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a grid field, e.g. --set defaults.steps=100 (repeatable)",
+    )
+    p.add_argument("--store", default="results/bench.sqlite", help="results store (SQLite)")
+    p.add_argument("--out", default="report", help="report folder")
+    p.add_argument(
+        "--workers", type=int, default=2, help="worker processes (one thread each); 0 = in-process"
+    )
+    p.add_argument("--resume", action="store_true", help="continue interrupted runs from their checkpoints")
+    p.add_argument(
+        "--list", action="store_true", help="list the suites and the runs of the chosen grid, then exit"
+    )
+    p.add_argument("--no-report", action="store_true", help="skip writing the report")
+
+
+def run(args) -> int:
+    from seqlab.bench.grid import load_grid, load_suite, suite_names
+    from seqlab.bench.runner import run_grid
+    from seqlab.bench.store import ResultStore
+    from seqlab.commands.report import build_report
+
+    if args.grid and args.suite:
+        raise ValueError("give either --suite or --grid, not both")
+    grid = (
+        load_grid(args.grid, args.overrides)
+        if args.grid
+        else load_suite(args.suite or "default", args.overrides)
+    )
+    if args.list:
+        print(f"suites: {', '.join(suite_names())}")
+        print(f"grid {grid.name}: {len(grid.runs)} runs")
+        for r in grid.runs:
+            print(f"  {r.key()}  {r.task} {r.task_params} {r.mixer} d={r.d_model} lr={r.lr} seed={r.seed}")
+        return 0
+    t0 = time.perf_counter()
+    with ResultStore(args.store) as store:
+        print(
+            f"seqlab bench: grid {grid.name!r}, {len(grid.runs)} runs, store {args.store}, "
+            f"{args.workers} workers"
+        )
+        out = run_grid(grid.runs, store, grid_name=grid.name, workers=args.workers, resume=args.resume)
+        print(
+            f"done: {len(out.done)} trained, {len(out.skipped)} already stored, {len(out.failed)} failed "
+            f"({time.perf_counter() - t0:.0f} s)"
+        )
+        if not args.no_report:
+            path = build_report(
+                store, Path(args.out), keys=[r.key() for r in grid.runs], title=f"seqlab bench: {grid.name}"
+            )
+            print(f"report: {path.resolve()}")
+    return 1 if out.failed else 0

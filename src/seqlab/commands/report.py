@@ -1,0 +1,39 @@
+"""``seqlab report``: write the HTML/PNG/Markdown report from the results store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+NAME = "report"
+HELP = "write the benchmark report (HTML + PNG + Markdown) from the results store"
+
+
+def add_arguments(p):
+    p.add_argument("--store", default="results/bench.sqlite", help="results store (SQLite)")
+    p.add_argument("--out", default="report", help="report folder")
+    p.add_argument("--suite", default=None, help="only the runs of this suite (default: every stored run)")
+    p.add_argument("--speed", default=None, help="speed JSON (default: results/speed.json)")
+
+
+def build_report(store, out: Path, *, keys=None, title="seqlab benchmark report", speed=None) -> Path:
+    from seqlab.bench.findings import check_findings
+    from seqlab.bench.report import write_report
+    from seqlab.papers.claims import claims_table
+
+    rows = store.rows(keys)
+    return write_report(
+        rows, out, title=title, findings=check_findings(rows), claims=claims_table(store), speed_json=speed
+    )
+
+
+def run(args) -> int:
+    from seqlab.bench.grid import load_suite
+    from seqlab.bench.store import ResultStore
+
+    if not Path(args.store).is_file():  # never create an empty store just to report on it
+        raise FileNotFoundError(f"results store {args.store} does not exist; run `seqlab bench` first")
+    keys = [r.key() for r in load_suite(args.suite).runs] if args.suite else None
+    with ResultStore(args.store) as store:
+        path = build_report(store, Path(args.out), keys=keys, speed=args.speed)
+    print(f"report: {path.resolve()}")
+    return 0

@@ -1,0 +1,213 @@
+"""Typed run configurations and config files with line-numbered errors.
+
+:class:`RunConfig` describes one benchmark run (task, model, optimisation, evaluation). Its
+canonical JSON (sorted keys, defaults filled in) is hashed into :meth:`RunConfig.key`, the
+primary key of the results store, so the same run is never trained twice.
+
+:func:`load_config_file` reads YAML or TOML and keeps, for YAML, the line of every field
+(PyYAML node marks); :class:`ConfigError` messages name the file, the field and its line.
+:func:`apply_overrides` applies ``--set a.b=c`` style overrides.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A malformed configuration: names the file, the field and (when known) its line."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One benchmark run: a task, a :class:`~seqlab.models.SequenceModel`, and how to fit it.
+
+    ``target``: early-stop once the in-distribution metric reaches it (accuracy tasks only).
+    ``state_init``: "zero" (default), "noise" or "foreign" -- the state-coverage interventions of
+    "Understanding and Improving Length Generalization in Recurrent Models" (arXiv 2507.02782).
+    ``eval_lengths``: test lengths for length generalization (default: spread over the task's).
+    ``model``: "sequence_model" (embedding -> mixer blocks -> head) or "pointer_network" (pointer
+    outputs; ``mixer`` builds its encoder blocks, "none" for none).
+    """
+
+    task: str
+    mixer: str
+    task_params: dict = field(default_factory=dict)
+    model: str = "sequence_model"
+    mixer_cfg: dict = field(default_factory=dict)
+    d_model: int = 64
+    n_layers: int = 2
+    pos_enc: str = "none"
+    randomized_positions: int | None = None
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    steps: int = 1000
+    warmup: int = 50
+    batch_size: int = 64
+    seed: int = 0
+    eval_every: int = 100
+    eval_n: int = 256
+    target: float | None = 0.99
+    eval_lengths: tuple[int, ...] | None = None
+    state_init: str = "zero"
+    state_noise: float = 1.0
+
+    def __post_init__(self):
+        for name in ("d_model", "n_layers", "steps", "batch_size", "eval_every", "eval_n"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ConfigError(f"field '{name}': expected a positive int, got {v!r}")
+        if not isinstance(self.lr, (int, float)) or isinstance(self.lr, bool) or not self.lr > 0:
+            raise ConfigError(f"field 'lr': expected a positive number, got {self.lr!r}")
+        if self.state_init not in ("zero", "noise", "foreign"):
+            raise ConfigError(
+                f"field 'state_init': expected 'zero', 'noise' or 'foreign', got {self.state_init!r}"
+            )
+        if self.eval_lengths is not None:
+            object.__setattr__(self, "eval_lengths", tuple(int(x) for x in self.eval_lengths))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["eval_lengths"] = list(self.eval_lengths) if self.eval_lengths is not None else None
+        return d
+
+    def canonical(self) -> str:
+        """Sorted-key JSON of every field (defaults included): what the key hashes."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+    def key(self) -> str:
+        return hashlib.sha256(self.canonical().encode()).hexdigest()[:20]
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ConfigError(f"unknown RunConfig field(s) {unknown}; valid fields: {sorted(names)}")
+        return cls(**d)
+
+    def replace(self, **kw) -> RunConfig:
+        return dataclasses.replace(self, **kw)
+
+
+RUN_FIELDS = {f.name: f for f in dataclasses.fields(RunConfig)}
+
+
+class Located(dict):
+    """A dict from a config file that remembers the line of each key (``lines[key]``)."""
+
+    def __init__(self, *a, lines=None, line=None, **kw):
+        super().__init__(*a, **kw)
+        self.lines: dict[str, int] = lines or {}
+        self.line = line
+
+
+def _construct(node, loader):
+    if isinstance(node, yaml.MappingNode):
+        out = Located(line=node.start_mark.line + 1)
+        for k_node, v_node in node.value:
+            key = loader.construct_object(k_node, deep=True)
+            out[key] = _construct(v_node, loader)
+            out.lines[key] = k_node.start_mark.line + 1
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_construct(n, loader) for n in node.value]
+    return loader.construct_object(node, deep=True)
+
+
+def load_config_file(path) -> Located:
+    """Parse a YAML (``.yaml``/``.yml``) or TOML (``.toml``) file into nested :class:`Located` dicts."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file {path} does not exist")
+    text = path.read_text()
+    if path.suffix == ".toml":
+        import tomllib
+
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"{path}: malformed TOML: {err}") from err
+        return _toml_located(data, text)
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{where}: malformed YAML: {err}") from err
+    finally:
+        loader.dispose()
+    if node is None:
+        raise ConfigError(f"{path}: the file is empty")
+    data = _construct(node, yaml.SafeLoader(""))
+    if not isinstance(data, Located):
+        raise ConfigError(f"{path}:1: expected a mapping at the top level, got {type(data).__name__}")
+    return data
+
+
+def _toml_located(data, text: str):
+    """TOML carries no marks: find each key's first ``key =`` / ``[key]`` line in the text."""
+    lines = text.splitlines()
+
+    def line_of(key: str) -> int | None:
+        pat = re.compile(rf"^\s*(\[+\s*)?(\"?){re.escape(key)}\2\s*(=|\]|\.)")
+        return next((i + 1 for i, s in enumerate(lines) if pat.search(s)), None)
+
+    def conv(v):
+        if isinstance(v, dict):
+            return Located({k: conv(x) for k, x in v.items()}, lines={k: line_of(k) for k in v})
+        if isinstance(v, list):
+            return [conv(x) for x in v]
+        return v
+
+    return conv(data)
+
+
+def where(path, mapping, key) -> str:
+    """``"file:line"`` of ``key`` inside ``mapping`` (just the file when the line is unknown)."""
+    line = getattr(mapping, "lines", {}).get(key) or getattr(mapping, "line", None)
+    return f"{path}:{line}" if line else str(path)
+
+
+def parse_value(text: str) -> Any:
+    """A ``--set`` value: YAML scalar/list syntax (``3``, ``1e-3``, ``[1, 2]``, ``null``, ``abc``)."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"cannot parse override value {text!r}: {err}") from err
+    if isinstance(value, str):
+        try:
+            return float(value) if re.fullmatch(r"[-+]?\d*\.?\d+[eE][-+]?\d+", value) else value
+        except ValueError:
+            return value
+    return value
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> dict:
+    """Apply ``a.b=c`` overrides to a nested dict (creating mappings along the way)."""
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} must look like key.sub=value")
+        dotted, text = item.split("=", 1)
+        keys = [k for k in dotted.strip().split(".") if k]
+        if not keys:
+            raise ConfigError(f"override {item!r} has an empty key")
+        node = data
+        for k in keys[:-1]:
+            nxt = node.get(k)
+            if nxt is None:
+                nxt = node[k] = Located()
+            if not isinstance(nxt, dict):
+                raise ConfigError(f"override {item!r}: {k!r} is not a mapping")
+            node = nxt
+        node[keys[-1]] = parse_value(text)
+    return data
