@@ -6,13 +6,12 @@ import torch.nn.functional as F
 
 from seqlab.continual import make_strategy, run
 from seqlab.continual.backbones import MLP, simplex_vertices
-from seqlab.continual.ewc import fisher_diagonal, quadratic_penalty
+from seqlab.continual.ewc import fisher_diagonal, fisher_diagonal_loop, quadratic_penalty
 from seqlab.continual.fly_cl import sparse_projection, winner_take_all
 from seqlab.continual.if2net import rls_update
 from seqlab.continual.online_transformer import InContextClassifier
 from seqlab.continual.prd import supcon
 from seqlab.continual.recall_merge import linear_cka
-from seqlab.continual.strategy import NEG
 from seqlab.papers import TITLES
 from seqlab.registry import entries
 
@@ -41,13 +40,7 @@ def test_fisher_matches_per_example_loop_and_ewc_penalty_zero_at_anchor():
     active = torch.ones(9, 4, dtype=torch.bool)
     active[:, 3] = False
     fast = fisher_diagonal(model, x, active, chunk=4)
-    ref = {n: torch.zeros_like(p) for n, p in model.named_parameters()}
-    for i in range(9):  # plain reference: one backward per example
-        model.zero_grad()
-        lp = F.log_softmax(model(x[i : i + 1]).masked_fill(~active[i : i + 1], NEG), dim=1)[0]
-        lp[lp.argmax()].backward()
-        for n, p in model.named_parameters():
-            ref[n] += p.grad**2 / 9
+    ref = fisher_diagonal_loop(model, x, active)
     for n in ref:
         assert torch.allclose(fast[n], ref[n], atol=1e-6), n
     anchor = {n: p.detach().clone() for n, p in model.named_parameters()}
@@ -240,3 +233,18 @@ def test_every_strategy_runs_on_a_tiny_stream(digits_streams, tiny_cfg, scenario
             continue
         res = run(make_strategy(name), digits_streams[scenario], tiny_cfg, compat=False)
         assert len(res.R) == 5 and 0.0 <= res.summary["avg_acc"] <= 1.0, name
+
+
+def test_sequence_stream_trains_a_sequence_model_and_refuses_vector_only_strategies(tiny_cfg):
+    from seqlab.continual.backbones import SequenceClassifier
+    from seqlab.continual.scenarios import sequence_stream
+
+    stream = sequence_stream(("parity_check", "cycle_navigation"), "class", n_train=40, n_test=20, length=6)
+    assert stream.n_outputs == 10 and stream.experiences[1].units == (5, 6, 7, 8, 9)
+    assert stream.experiences[0].x_train.dtype == torch.long
+    s = make_strategy("ewc", lam=10.0, fisher_n=8)
+    res = run(s, stream, tiny_cfg, compat=False)
+    assert len(res.R) == 2 and len(s.fishers) == 2
+    assert isinstance(s.build_model(), SequenceClassifier)
+    with pytest.raises(ValueError, match="token sequences"):
+        run(make_strategy("nmc"), stream, tiny_cfg)

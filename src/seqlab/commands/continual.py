@@ -14,7 +14,7 @@ def add_arguments(p):
     p.add_argument(
         "--protocol",
         default="split-mnist",
-        help="split-mnist | permuted-mnist | split-mnist1d | split-digits",
+        help="split-mnist | permuted-mnist | split-mnist1d | split-digits | sequence-tasks",
     )
     p.add_argument("--strategies", default=None, help="comma-separated strategy names (default: all)")
     p.add_argument(

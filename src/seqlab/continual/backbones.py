@@ -59,6 +59,27 @@ def simplex_vertices(k: int) -> torch.Tensor:
     return (v / v.norm(dim=1, keepdim=True)).float()
 
 
+class SequenceClassifier(nn.Module):
+    """A :class:`seqlab.models.SequenceModel` read at the last position: ``head(h_L)``."""
+
+    def __init__(
+        self, vocab_size: int, n_outputs: int, mixer: str = "lstm", d_model: int = 64, n_layers: int = 2
+    ):
+        super().__init__()
+        from seqlab.models.sequence_model import SequenceModel
+
+        self.net = SequenceModel(
+            mixer=mixer, d_model=d_model, n_layers=n_layers, vocab_size=vocab_size, n_outputs=n_outputs
+        )
+        self.head = self.net.head
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net.features(x)[:, -1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
 class FrozenEncoder(nn.Module):
     """A frozen feature extractor; ``forward`` is unused (methods on top classify by their own rule)."""
 

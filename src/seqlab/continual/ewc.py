@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call, grad, vmap
 
+from seqlab.continual.backbones import MLP
 from seqlab.continual.hparams import published
 from seqlab.continual.scenarios import THREE
 from seqlab.continual.strategy import NEG, Strategy, params
@@ -27,8 +28,32 @@ from seqlab.registry import register
 HMN = "Continuous Learning in a Hierarchical Multiscale Neural Network"
 
 
+def fisher_diagonal_loop(model, x: torch.Tensor, active: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Reference: one backward pass per example (works for any model, slow)."""
+    ps = params(model)
+    total = {n: torch.zeros_like(p) for n, p in ps.items()}
+    for i in range(len(x)):
+        out = model(x[i : i + 1]).masked_fill(~active[i : i + 1], NEG)
+        lp = F.log_softmax(out, dim=1)[0]
+        grads = torch.autograd.grad(lp[lp.argmax()], list(ps.values()), allow_unused=True)
+        for (n, _), g in zip(ps.items(), grads):
+            if g is not None:
+                total[n] += g**2
+    return {n: v / len(x) for n, v in total.items()}
+
+
 def fisher_diagonal(model, x: torch.Tensor, active: torch.Tensor, chunk: int = 50) -> dict[str, torch.Tensor]:
-    """Mean squared per-example gradient of ``log p(argmax | x)`` for every trainable parameter."""
+    """Mean squared per-example gradient of ``log p(argmax | x)`` for every trainable parameter.
+
+    Per-example gradients come from ``torch.func.vmap`` for the MLP backbones; other models (a
+    ``SequenceModel`` checks its inputs with data-dependent branches vmap cannot trace) use the loop.
+    """
+    if isinstance(model, MLP):
+        return _fisher_vmap(model, x, active, chunk)
+    return fisher_diagonal_loop(model, x, active)
+
+
+def _fisher_vmap(model, x, active, chunk):
     ps = {n: p.detach() for n, p in params(model).items()}
     bufs = {n: b.detach() for n, b in model.named_buffers()}
 

@@ -48,6 +48,7 @@ class IF2Net(Strategy):
     """Frozen random hidden layer; output weights updated orthogonally to old inputs (RLS)."""
 
     name = "if2net"
+    vector_only = True
     trains = False
 
     def __init__(self, seed: int = 0, hidden: int = 1000, alpha: float = 1e-3, chunk: int = 200, **kw):

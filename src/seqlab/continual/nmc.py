@@ -22,6 +22,7 @@ class FrozenFeatureStrategy(Strategy):
     """Base for training-free methods on a frozen pretrained encoder."""
 
     trains = False
+    vector_only = True
 
     def build_model(self):
         return FrozenEncoder(

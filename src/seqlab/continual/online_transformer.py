@@ -69,6 +69,7 @@ class OnlineTransformer(Strategy):
     """In-context transformer conditioned on recent observations + a reservoir replay buffer."""
 
     name = "online_transformer"
+    vector_only = True
 
     def __init__(self, seed: int = 0, budget: int = 200, n_context: int = 64, **kw):
         super().__init__(seed, **kw)

@@ -60,6 +60,7 @@ class PRDStrategy(Strategy):
     """SupCon features + per-class prototypes + prototype-sample relation distillation (no replay)."""
 
     name = "prd"
+    vector_only = True
     unsupported = {"domain": "prototypes stand for classes; domain-IL maps different classes onto one unit"}
 
     def __init__(self, seed: int = 0, beta: float = 1.0, noise: float = 0.1, **kw):

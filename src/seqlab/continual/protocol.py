@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from seqlab.continual.runner import make_strategy, run
-from seqlab.continual.scenarios import SCENARIOS, permuted_stream, split_stream
+from seqlab.continual.scenarios import SCENARIOS, permuted_stream, sequence_stream, split_stream
 from seqlab.continual.strategy import TrainConfig
 from seqlab.registry import get, names
 
@@ -29,6 +29,7 @@ PROTOCOLS = {
     "permuted-mnist": lambda scenario: permuted_stream("mnist", scenario, n_tasks=5),
     "split-mnist1d": lambda scenario: split_stream("mnist1d", scenario),
     "split-digits": lambda scenario: split_stream("digits", scenario),
+    "sequence-tasks": lambda scenario: sequence_stream(scenario=scenario),
 }
 
 

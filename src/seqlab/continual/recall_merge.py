@@ -58,6 +58,7 @@ class RecallMerge(Strategy):
     """Fine-tune, then merge with the previous model layer-wise by representation similarity."""
 
     name = "recall_merge"
+    vector_only = True
 
     def __init__(self, seed: int = 0, probe: int = 256, **kw):
         super().__init__(seed, **kw)

@@ -12,7 +12,9 @@ Protocols build a :class:`Stream` for one scenario: ``split`` (disjoint class gr
 (a fixed pixel permutation per experience), ``rotated`` (a fixed rotation per experience),
 ``blurry`` (a fraction of each experience's training data is swapped with other experiences', so
 boundaries overlap) and ``online`` (the same stream seen once, in small batches, evaluated along
-the way; "A Comprehensive Empirical Evaluation on Online Continual Learning").
+the way; "A Comprehensive Empirical Evaluation on Online Continual Learning"), and ``sequence-tasks``
+(a text stream: one sequence-classification task of :mod:`seqlab.tasks` per experience, learned by a
+``SequenceModel``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from seqlab.registry import register
 
 THREE = "Three scenarios for continual learning"
 ONLINE = "A Comprehensive Empirical Evaluation on Online Continual Learning"
+LLM_SURVEY = "Continual Learning of Large Language Models: A Comprehensive Survey"
 SCENARIOS = ("task", "domain", "class")
 
 
@@ -220,6 +223,59 @@ def blurry(stream: Stream, fraction: float = 0.1, seed: int = 0) -> Stream:
 def online(stream: Stream) -> Stream:
     """The same stream, run as a single pass in small batches and evaluated along the way."""
     return replace(stream, online=True, name=f"online-{stream.name}")
+
+
+SEQUENCE_TASKS = ("parity_check", "even_pairs", "cycle_navigation", "modular_arithmetic")
+
+
+@register("scenario", "sequence-tasks", papers=[LLM_SURVEY], type="protocol")
+def sequence_stream(
+    tasks: tuple[str, ...] = SEQUENCE_TASKS,
+    scenario: str = "task",
+    n_train: int = 512,
+    n_test: int = 256,
+    length: int = 12,
+    mixer: str = "lstm",
+) -> Stream:
+    """A stream of sequence-classification tasks from :mod:`seqlab.tasks`, one task per experience.
+
+    Each example is the task's token sequence (left-padded with a shared pad id to a common length)
+    labelled by its target at the last scored position; vocabularies share one id space. Strategies
+    train a :class:`seqlab.models.SequenceModel` (``mixer``) read at the last position.
+    """
+    from seqlab.registry import create
+
+    s = _check_scenario(scenario)
+    made = []
+    for name in tasks:
+        task = create("task", name)
+        if task.output != "classes" or task.vocab_size is None:
+            raise ValueError(f"task {name!r} is not token-input classification (output={task.output!r})")
+        made.append(
+            (
+                task,
+                [
+                    task.sample(n, seed=0, split=sp, length=length)
+                    for n, sp in ((n_train, "train"), (n_test, "test"))
+                ],
+            )
+        )
+    pad = max(t.vocab_size for t, _ in made)
+    L = max(b["inputs"].shape[1] for _, bs in made for b in bs)
+    k = max(t.n_outputs for t, _ in made)
+    exps = []
+    for i, (task, (tr, te)) in enumerate(made):
+        off = 0 if s == "domain" else i * k
+        xy = []
+        for b in (tr, te):
+            last = b["mask"].float().cumsum(1).argmax(1)  # index of the last scored position
+            y = b["targets"].gather(1, last.unsqueeze(1)).squeeze(1)
+            x = torch.full((len(y), L), pad, dtype=torch.long)
+            x[:, L - b["inputs"].shape[1] :] = b["inputs"]
+            xy += [x, y + off]
+        exps.append(Experience(i, xy[0], xy[1], xy[2], xy[3], tuple(range(off, off + task.n_outputs))))
+    n_out = k if s == "domain" else k * len(tasks)
+    return Stream(s, exps, n_out, (L,), name="sequence-tasks", info={"vocab_size": pad + 1, "mixer": mixer})
 
 
 @register("scenario", "task-il", papers=[THREE], type="scenario", needs_task_id=True)

@@ -81,6 +81,7 @@ class SEMAStrategy(Strategy):
     """Mixture of adapters on a frozen encoder, expanded when a representation shift is detected."""
 
     name = "sema"
+    vector_only = True
 
     def __init__(self, seed: int = 0, z_max: float = 3.0, rank: int = 16, **kw):
         super().__init__(seed, **kw)

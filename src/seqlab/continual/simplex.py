@@ -46,6 +46,7 @@ class Simplex(Strategy):
     """Fine-tuning with a fixed (never trained) d-simplex classifier."""
 
     name = "simplex"
+    vector_only = True
 
     def build_model(self):
         return simplex_mlp(self.stream, self.cfg.hidden)
@@ -58,6 +59,7 @@ class CL2RStrategy(Replay):
     """Fixed simplex head + replay + feature distillation on the memory (CL2R)."""
 
     name = "cl2r"
+    vector_only = True
 
     def __init__(self, seed: int = 0, lam: float = 1.0, **kw):
         super().__init__(seed, **kw)

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from seqlab.continual.backbones import MLP
+from seqlab.continual.backbones import MLP, SequenceClassifier
 from seqlab.continual.scenarios import SCENARIOS, Experience, Stream
 from seqlab.train.callbacks import Callback
 
@@ -58,6 +58,7 @@ class Strategy(Callback):
 
     name = "finetune"
     trains = True
+    vector_only = False  # True when the strategy builds its own vector backbone
     unsupported: dict[str, str] = {}  # scenario -> why this strategy refuses it
 
     def __init__(self, seed: int = 0, **unknown: Any):
@@ -81,9 +82,17 @@ class Strategy(Callback):
 
     def setup(self, stream: Stream, cfg: TrainConfig) -> None:
         self.check_scenario(stream.scenario)
+        if self.vector_only and stream.info.get("vocab_size"):
+            raise ValueError(
+                f"strategy {self.name!r} needs vector inputs (its backbone is an MLP or a frozen image "
+                f"encoder), but stream {stream.name!r} holds token sequences"
+            )
         self.stream, self.cfg = stream, cfg
 
     def build_model(self) -> torch.nn.Module:
+        vocab = self.stream.info.get("vocab_size")
+        if vocab:  # token sequences: a seqlab SequenceModel read at the last position
+            return SequenceClassifier(vocab, self.stream.n_outputs, self.stream.info.get("mixer", "lstm"))
         return MLP(self.stream.input_dim, self.stream.n_outputs, hidden=self.cfg.hidden)
 
     # -- experience hooks ----------------------------------------------------------------------
