@@ -70,8 +70,18 @@ class SpeedConfig:
 
 def quick_config(**kw) -> SpeedConfig:
     """A tiny smoke run (seconds): short lengths, one repeat, small model."""
-    cfg = dict(lengths=(16, 64), d_model=16, warmup=1, repeats=1, scaling=(16, 64), scan_length=256,
-               fla_lengths=(128,), finite_length=512, time_budget_s=10.0, check_repeats=1)
+    cfg = dict(
+        lengths=(16, 64),
+        d_model=16,
+        warmup=1,
+        repeats=1,
+        scaling=(16, 64),
+        scan_length=256,
+        fla_lengths=(128,),
+        finite_length=512,
+        time_budget_s=10.0,
+        check_repeats=1,
+    )
     cfg.update(kw)
     return SpeedConfig(**cfg)
 
@@ -151,15 +161,30 @@ def time_mixers(cfg: SpeedConfig, console: Console) -> list[dict]:
         try:
             mixer = _build(name, cfg.d_model, cfg.seed)
         except (ValueError, TypeError) as err:
-            rows += [{"mixer": name, "length": n, "recurrent": False, "time_ms": None, "peak_mb": None,
-                      "status": f"failed to build: {str(err)[:80]}"} for n in cfg.lengths]
+            rows += [
+                {
+                    "mixer": name,
+                    "length": n,
+                    "recurrent": False,
+                    "time_ms": None,
+                    "peak_mb": None,
+                    "status": f"failed to build: {str(err)[:80]}",
+                }
+                for n in cfg.lengths
+            ]
             console.print(f"  {name}: {rows[-1]['status']}")
             continue
         recurrent = _is_recurrent(mixer)
         mems, times = [], []
         for length in cfg.lengths:
-            row = {"mixer": name, "length": length, "recurrent": recurrent, "time_ms": None,
-                   "peak_mb": None, "status": "ok"}
+            row = {
+                "mixer": name,
+                "length": length,
+                "recurrent": recurrent,
+                "time_ms": None,
+                "peak_mb": None,
+                "status": "ok",
+            }
             rows.append(row)
             mem_fit, time_fit = _extrapolate(mems, length), _extrapolate(times, length)
             if mem_fit and mem_fit[0] > 1.5 and mem_fit[1] > cfg.memory_budget_mb:
@@ -216,15 +241,23 @@ def check_scan(cfg: SpeedConfig) -> dict:
         def go():
             a.grad = b.grad = None
             fn(a, b).square().mean().backward()
+
         return go
 
     diff = (scan_chunked(a, b) - scan_sequential(a, b)).abs().max().item()
     t_seq, _ = measure(run(scan_sequential), cfg.warmup, cfg.check_repeats)
     t_chk, _ = measure(run(scan_chunked), cfg.warmup, cfg.check_repeats)
     speedup = t_seq / t_chk
-    return {"length": cfg.scan_length, "shape": list(shape), "sequential_ms": t_seq * 1e3,
-            "chunked_ms": t_chk * 1e3, "speedup": speedup, "max_abs_diff": diff,
-            "required": cfg.scan_min_speedup, "pass": speedup >= cfg.scan_min_speedup}
+    return {
+        "length": cfg.scan_length,
+        "shape": list(shape),
+        "sequential_ms": t_seq * 1e3,
+        "chunked_ms": t_chk * 1e3,
+        "speedup": speedup,
+        "max_abs_diff": diff,
+        "required": cfg.scan_min_speedup,
+        "pass": speedup >= cfg.scan_min_speedup,
+    }
 
 
 # -- (c) flash-linear-attention's naive chunk reference -----------------------------------------------
@@ -249,8 +282,14 @@ def check_fla(cfg: SpeedConfig, heads: int = 4, d_head: int = 64, chunk: int = 6
     naive = load_fla_naive()
     if naive is None:
         return {"skipped": FLA_HINT}
-    out = {"batch": 1, "heads": heads, "d_head": d_head, "chunk": chunk, "required": cfg.fla_min_speedup,
-           "lengths": {}}
+    out = {
+        "batch": 1,
+        "heads": heads,
+        "d_head": d_head,
+        "chunk": chunk,
+        "required": cfg.fla_min_speedup,
+        "lengths": {},
+    }
     for length in cfg.fla_lengths:
         g = torch.Generator().manual_seed(cfg.seed)
         # fla's layout: (batch, length, heads, dim), log-gates (batch, length, heads)
@@ -274,8 +313,11 @@ def check_fla(cfg: SpeedConfig, heads: int = 4, d_head: int = 64, chunk: int = 6
         t_ours, _ = measure(run_ours, cfg.warmup, cfg.check_repeats)
         diff = (o_fla - o_ours).abs().max().item()
         out["lengths"][str(length)] = {
-            "fla_ms": t_fla * 1e3, "seqlab_ms": t_ours * 1e3, "speedup": t_fla / t_ours,
-            "max_abs_diff": diff, "same_output": diff <= 1e-4 * max(1.0, o_fla.abs().max().item()),
+            "fla_ms": t_fla * 1e3,
+            "seqlab_ms": t_ours * 1e3,
+            "speedup": t_fla / t_ours,
+            "max_abs_diff": diff,
+            "same_output": diff <= 1e-4 * max(1.0, o_fla.abs().max().item()),
             "pass": t_fla / t_ours >= cfg.fla_min_speedup,
         }
     return out
@@ -312,8 +354,10 @@ def check_finite(cfg: SpeedConfig, rows: list[dict], console: Console) -> dict:
 # -- driver ------------------------------------------------------------------------------------------
 def _print_tables(result: dict, console: Console) -> None:
     cfg = result["config"]
-    table = Table(title=f"fwd+bwd time (ms) / peak memory (MiB, {result['memory_method']}); "
-                        f"d_model={cfg['d_model']}, batch={cfg['batch']}, {cfg['threads']} threads")
+    table = Table(
+        title=f"fwd+bwd time (ms) / peak memory (MiB, {result['memory_method']}); "
+        f"d_model={cfg['d_model']}, batch={cfg['batch']}, {cfg['threads']} threads"
+    )
     table.add_column("mixer")
     for length in cfg["lengths"]:
         table.add_column(f"L={length}", justify="right")
@@ -335,17 +379,21 @@ def _print_tables(result: dict, console: Console) -> None:
         ratio = "-" if c["ratio"] is None else f"{c['ratio']:.1f}"
         console.print(f"    {name:18s} {ratio:>7s}  {verdict}")
     s = checks["scan"]
-    console.print(f"(b) scan_chunked vs sequential loop at L={s['length']}: {s['sequential_ms']:.1f} ms vs "
-                  f"{s['chunked_ms']:.1f} ms = {s['speedup']:.1f}x (need >= {s['required']:g}x) "
-                  f"{'PASS' if s['pass'] else 'FAIL'}, max |diff| {s['max_abs_diff']:.1e}")
+    console.print(
+        f"(b) scan_chunked vs sequential loop at L={s['length']}: {s['sequential_ms']:.1f} ms vs "
+        f"{s['chunked_ms']:.1f} ms = {s['speedup']:.1f}x (need >= {s['required']:g}x) "
+        f"{'PASS' if s['pass'] else 'FAIL'}, max |diff| {s['max_abs_diff']:.1e}"
+    )
     f = checks["fla"]
     if "skipped" in f:
         console.print(f"(c) skipped: {f['skipped']}")
     for length, c in f.get("lengths", {}).items():
-        console.print(f"(c) fla naive_chunk_simple_gla vs gla_chunked at L={length}: {c['fla_ms']:.1f} ms vs "
-                      f"{c['seqlab_ms']:.1f} ms = {c['speedup']:.2f}x (need >= {f['required']:g}x) "
-                      f"{'PASS' if c['pass'] else 'FAIL'}; max |diff| {c['max_abs_diff']:.1e} "
-                      f"({'same' if c['same_output'] else 'DIFFERENT'} output)")
+        console.print(
+            f"(c) fla naive_chunk_simple_gla vs gla_chunked at L={length}: {c['fla_ms']:.1f} ms vs "
+            f"{c['seqlab_ms']:.1f} ms = {c['speedup']:.2f}x (need >= {f['required']:g}x) "
+            f"{'PASS' if c['pass'] else 'FAIL'}; max |diff| {c['max_abs_diff']:.1e} "
+            f"({'same' if c['same_output'] else 'DIFFERENT'} output)"
+        )
     console.print(f"(d) finite forward at L={cfg['finite_length']}, d_model={cfg['finite_d_model']}:")
     for name, c in checks["finite"].items():
         verdict = c.get("note") or ("PASS" if c["finite"] else "FAIL: non-finite output")
@@ -394,10 +442,15 @@ def run_speed(cfg: SpeedConfig, console: Console | None = None) -> dict:
     result = {
         "config": asdict(cfg),
         "memory_method": MEMORY_METHOD,
-        "environment": {"torch": torch.__version__, "python": platform.python_version(),
-                        "machine": platform.machine(), "cpu_count": os.cpu_count(),
-                        "load_avg_start": load_start, "load_avg_end": _load(),
-                        "seconds": time.time() - start},
+        "environment": {
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+            "cpu_count": os.cpu_count(),
+            "load_avg_start": load_start,
+            "load_avg_end": _load(),
+            "seconds": time.time() - start,
+        },
         "results": rows,
         "checks": checks,
     }
@@ -425,8 +478,12 @@ def add_arguments(p) -> None:
     p.add_argument("--out", default="results/speed.json", help="JSON output path")
     p.add_argument("--repeats", type=int, default=None, help="timed runs per cell (median reported)")
     p.add_argument("--threads", type=int, default=2, help="torch threads")
-    p.add_argument("--memory-budget-mb", type=float, default=2048.0,
-                   help="skip O(L^2)-memory mixers predicted above this peak")
+    p.add_argument(
+        "--memory-budget-mb",
+        type=float,
+        default=2048.0,
+        help="skip O(L^2)-memory mixers predicted above this peak",
+    )
 
 
 def config_from_args(args) -> SpeedConfig:
