@@ -78,3 +78,23 @@ def test_list_strategies_shows_paper_and_scenarios(capsys):
     assert main(["list", "strategies"]) == 0
     out = capsys.readouterr().out
     assert "fly_cl" in out and "scenarios" in out
+
+
+def test_failing_cell_is_recorded_and_retried(tmp_path, monkeypatch):
+    import seqlab.continual.protocol as proto
+
+    cfg = TrainConfig(steps=2, batch_size=8, hidden=8)
+
+    def boom(*a, **k):
+        raise ValueError("training loss became nan")
+
+    monkeypatch.setattr(proto, "run", boom)
+    rows = run_protocol(
+        "split-digits", ["finetune"], ["class"], [0], cfg, tmp_path, workers=1, log=lambda *_: None
+    )
+    assert "nan" in rows[0]["error"] and "error" in table(rows)
+    monkeypatch.undo()
+    rows = run_protocol(
+        "split-digits", ["finetune"], ["class"], [0], cfg, tmp_path, workers=1, log=lambda *_: None
+    )
+    assert "avg_acc" in rows[0]

@@ -49,7 +49,10 @@ def run_cell(protocol: str, strategy: str, scenario: str, seed: int, cfg: TrainC
     except ValueError as err:
         return {**row, "refused": str(err)}
     t0 = time.perf_counter()
-    res = run(strat, make_stream(protocol, scenario), cfg, seed=seed)
+    try:
+        res = run(strat, make_stream(protocol, scenario), cfg, seed=seed)
+    except (ValueError, RuntimeError) as err:  # e.g. a diverging loss; recorded, retried on restart
+        return {**row, "error": f"{type(err).__name__}: {err}"}
     return {**row, **res.summary, "R": res.R, "seconds": time.perf_counter() - t0}
 
 
@@ -111,7 +114,7 @@ def run_protocol(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{protocol}.jsonl"
-    have = {_key(r): r for r in read_rows(path) if r.get("cfg") == asdict(cfg)}
+    have = {_key(r): r for r in read_rows(path) if r.get("cfg") == asdict(cfg) and "error" not in r}
     todo = [
         (protocol, st, sc, seed, cfg)
         for seed in seeds
@@ -131,7 +134,11 @@ def run_protocol(
                 acc = row.get("avg_acc")
                 log(
                     f"[{k}/{len(todo)}] {row['strategy']:<20} {row['scenario']:<6} seed {row['seed']}: "
-                    + ("refused" if acc is None else f"avg acc {acc:.3f} ({row['seconds']:.1f}s)")
+                    + (
+                        row.get("error") or "refused"
+                        if acc is None
+                        else f"avg acc {acc:.3f} ({row['seconds']:.1f}s)"
+                    )
                 )
         finally:
             if pool:
@@ -165,6 +172,8 @@ def table(rows: list[dict], metric: str = "avg_acc") -> str:
             vals = [r[metric] for r in rs if metric in r]
             if rs and all("refused" in r for r in rs):
                 cells.append("n/a")
+            elif rs and not vals and any("error" in r for r in rs):
+                cells.append("error")
             elif not vals:
                 cells.append("")
             else:
