@@ -98,3 +98,14 @@ def test_failing_cell_is_recorded_and_retried(tmp_path, monkeypatch):
         "split-digits", ["finetune"], ["class"], [0], cfg, tmp_path, workers=1, log=lambda *_: None
     )
     assert "avg_acc" in rows[0]
+
+
+def test_online_and_blurry_protocol_modifiers():
+    from seqlab.continual.protocol import make_stream
+
+    s = make_stream("online-blurry20-split-digits", "class")
+    assert s.online and s.name.startswith("online-blurry")
+    with pytest.raises(ValueError, match="blurry"):
+        make_stream("blurryx-split-digits", "class")
+    with pytest.raises(ValueError, match="unknown protocol"):
+        make_stream("online-split-cifar", "class")

@@ -14,7 +14,8 @@ def add_arguments(p):
     p.add_argument(
         "--protocol",
         default="split-mnist",
-        help="split-mnist | permuted-mnist | split-mnist1d | split-digits | sequence-tasks",
+        help="split-mnist | permuted-mnist | split-mnist1d | split-digits | sequence-tasks, optionally "
+        "prefixed online- (one pass, scored along the way) and/or blurry<percent>- (overlapping boundaries)",
     )
     p.add_argument("--strategies", default=None, help="comma-separated strategy names (default: all)")
     p.add_argument(

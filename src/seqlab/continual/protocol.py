@@ -20,7 +20,14 @@ from pathlib import Path
 import torch
 
 from seqlab.continual.runner import make_strategy, run
-from seqlab.continual.scenarios import SCENARIOS, permuted_stream, sequence_stream, split_stream
+from seqlab.continual.scenarios import (
+    SCENARIOS,
+    blurry,
+    online,
+    permuted_stream,
+    sequence_stream,
+    split_stream,
+)
 from seqlab.continual.strategy import TrainConfig
 from seqlab.registry import get, names
 
@@ -34,9 +41,26 @@ PROTOCOLS = {
 
 
 def make_stream(protocol: str, scenario: str):
+    """``protocol`` is a name of :data:`PROTOCOLS`, optionally prefixed ``online-`` and/or
+    ``blurry<percent>-`` (e.g. ``online-blurry10-split-mnist``)."""
+    mods = []
+    while protocol.startswith(("online-", "blurry")):
+        head, protocol = protocol.split("-", 1)
+        mods.append(head)
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
-    return PROTOCOLS[protocol](scenario)
+    stream = PROTOCOLS[protocol](scenario)
+    for m in reversed(mods):
+        if m == "online":
+            stream = online(stream)
+        else:
+            try:
+                stream = blurry(stream, int(m.removeprefix("blurry")) / 100)
+            except ValueError as err:
+                raise ValueError(
+                    f"bad blurry modifier {m!r}: expected blurry<percent>, e.g. blurry10"
+                ) from err
+    return stream
 
 
 def run_cell(protocol: str, strategy: str, scenario: str, seed: int, cfg: TrainConfig) -> dict:

@@ -178,6 +178,10 @@ def run(
             break
     done = len(R)
     summary = metrics.summarize(R, baseline[:done]) if done == T else {}
+    if done == T and T > 1:  # stability: lowest accuracy on each experience after it was learned
+        summary["min_acc"] = metrics.minimum_accuracy(
+            [[row[j] for row in R] for j in range(T)], list(range(T))
+        )
     M = []
     if compat and feats:
         M = [
