@@ -24,8 +24,9 @@ def test_quick_run_writes_the_expected_json(tmp_path):
     assert set(checks["linear_scaling"]) == {"linear_attention", "mamba2"}
     assert checks["linear_scaling"]["mamba2"]["bound"] == 6.0
     assert checks["scan"]["max_abs_diff"] < 1e-3 and checks["scan"]["speedup"] > 0
-    assert checks["finite"] == {m: {"finite": True, "seconds": checks["finite"][m]["seconds"]}
-                                for m in ("linear_attention", "mamba2")}
+    assert checks["finite"] == {
+        m: {"finite": True, "seconds": checks["finite"][m]["seconds"]} for m in ("linear_attention", "mamba2")
+    }
     fla = checks["fla"]
     if "skipped" not in fla:
         assert fla["lengths"]["128"]["same_output"] is True
