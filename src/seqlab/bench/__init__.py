@@ -1,4 +1,4 @@
-"""Experiment grids, the resumable results store, the runner and the report (``seqlab bench``)."""
+"""Benchmarks: grids, the resumable results store, the runner, the report, and the speed benchmark."""
 
 from seqlab.bench.grid import Grid, load_grid, load_suite, suite_names
 from seqlab.bench.runner import run_grid

@@ -99,6 +99,8 @@ def run_grid(
             log(f"run {_label(cfg)} failed: {payload.splitlines()[0]}")
         if bar is not None:
             bar.update(bar_id, advance=1, info=info)
+            if not bar.console.is_terminal:  # no live bar in a log file: one line per finished run
+                log(f"[{len(out.done) + len(out.failed) + len(out.skipped)}/{len(runs)}] {info}")
 
     try:
         if workers <= 0:
