@@ -77,7 +77,7 @@ def test_report_from_fake_store(tmp_path):
 
 def test_speed_table_read_from_json(tmp_path):
     speed = tmp_path / "speed.json"
-    speed.write_text('[{"mixer": "s4d", "length": 1024, "ms": 1.5}]')
+    speed.write_text('{"config": {"quick": true}, "results": [{"mixer": "s4d", "length": 1024, "ms": 1.5}]}')
     write_report([], tmp_path / "rep", speed_json=speed)
     md = (tmp_path / "rep" / "summary.md").read_text()
     assert "| s4d | 1024 | 1.5 |" in md

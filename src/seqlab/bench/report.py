@@ -206,8 +206,8 @@ def speed_table(path: Path | None) -> tuple[list[str], list[list[str]]] | str:
         data = json.loads(path.read_text())
     except ValueError as err:
         return f"{path} is not valid JSON ({err}); rerun `seqlab speed`"
-    if isinstance(data, dict):
-        data = next((v for v in data.values() if isinstance(v, list)), [data])
+    if isinstance(data, dict):  # seqlab speed: {"config", "environment", "results": [...], "checks"}
+        data = data.get("results") or next((v for v in data.values() if isinstance(v, list)), [data])
     recs = [d for d in data if isinstance(d, dict)]
     if not recs:
         return f"{path} holds no speed records"

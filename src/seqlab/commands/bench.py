@@ -63,8 +63,14 @@ def run(args) -> int:
             f"({time.perf_counter() - t0:.0f} s)"
         )
         if not args.no_report:
+            from seqlab.papers.claims import CLAIMS
+
+            claim_keys = [k for c in CLAIMS.values() for k in c.keys()] if grid.name == "default" else []
             path = build_report(
-                store, Path(args.out), keys=[r.key() for r in grid.runs], title=f"seqlab bench: {grid.name}"
+                store,
+                Path(args.out),
+                keys=[r.key() for r in grid.runs] + claim_keys,
+                title=f"seqlab bench: {grid.name}",
             )
             print(f"report: {path.resolve()}")
     return 1 if out.failed else 0

@@ -65,7 +65,7 @@ def run(args) -> int:
     if not args.name:
         raise ValueError(f"reproduce needs a claim name: {', '.join(CLAIMS)} or 'all'")
     from seqlab.bench.runner import run_grid
-    from seqlab.commands.report import build_report
+    from seqlab.commands.report import build_report, report_keys
 
     names = list(CLAIMS) if args.name == "all" else [claim(args.name).name]
     failed = 0
@@ -77,6 +77,8 @@ def run(args) -> int:
             failed += len(out.failed)
             status, fig = c.status(store)
             print(f"claim {name}: {status} -- {fig}")
-        path = build_report(store, Path(args.out), title="seqlab benchmark report (all stored runs)")
+        path = build_report(
+            store, Path(args.out), keys=report_keys("default"), title="seqlab bench: default + claims"
+        )
         print(f"report: {path.resolve()}")
     return 1 if failed else 0

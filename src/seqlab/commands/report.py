@@ -11,8 +11,18 @@ HELP = "write the benchmark report (HTML + PNG + Markdown) from the results stor
 def add_arguments(p):
     p.add_argument("--store", default="results/bench.sqlite", help="results store (SQLite)")
     p.add_argument("--out", default="report", help="report folder")
-    p.add_argument("--suite", default=None, help="only the runs of this suite (default: every stored run)")
+    p.add_argument("--suite", default="default", help="report this suite's runs plus the claims' runs")
+    p.add_argument("--all", action="store_true", help="report every stored run")
     p.add_argument("--speed", default=None, help="speed JSON (default: results/speed.json)")
+
+
+def report_keys(suite: str) -> list[str]:
+    """The runs a report shows: the suite's plus every paper claim's."""
+    from seqlab.bench.grid import load_suite
+    from seqlab.papers.claims import CLAIMS
+
+    keys = [r.key() for r in load_suite(suite).runs]
+    return keys + [k for c in CLAIMS.values() for k in c.keys()]
 
 
 def build_report(store, out: Path, *, keys=None, title="seqlab benchmark report", speed=None) -> Path:
@@ -27,12 +37,11 @@ def build_report(store, out: Path, *, keys=None, title="seqlab benchmark report"
 
 
 def run(args) -> int:
-    from seqlab.bench.grid import load_suite
     from seqlab.bench.store import ResultStore
 
     if not Path(args.store).is_file():  # never create an empty store just to report on it
         raise FileNotFoundError(f"results store {args.store} does not exist; run `seqlab bench` first")
-    keys = [r.key() for r in load_suite(args.suite).runs] if args.suite else None
+    keys = None if args.all else report_keys(args.suite)
     with ResultStore(args.store) as store:
         path = build_report(store, Path(args.out), keys=keys, speed=args.speed)
     print(f"report: {path.resolve()}")
