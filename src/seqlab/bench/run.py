@@ -19,6 +19,7 @@ from seqlab.config import RunConfig
 from seqlab.models import SequenceModel
 from seqlab.registry import create, get
 from seqlab.train import fit
+from seqlab.train.losses import masked_loss_from_outputs
 from seqlab.train.state_init import state_init_loss
 
 EVAL_CHUNK = 64
@@ -188,12 +189,19 @@ def run_one(
     def batches(step: int):
         return task.sample(cfg.batch_size, seed=seed_base + step, split="train")
 
+    loss_fn = state_init_loss(cfg.state_init, cfg.state_noise)
+    if cfg.model == "pointer_network":  # teacher forcing: a greedy pointer masks already-chosen positions
+
+        def loss_fn(m, b):
+            out = m(b["inputs"], b["targets"])
+            return masked_loss_from_outputs(out, b), out
+
     if checkpoint_dir is not None and not resume:
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
     res = fit(
         model,
         batches,
-        state_init_loss(cfg.state_init, cfg.state_noise),
+        loss_fn,
         steps=cfg.steps,
         lr=cfg.lr,
         weight_decay=cfg.weight_decay,
