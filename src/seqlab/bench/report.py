@@ -34,6 +34,8 @@ def difficulty(cfg: dict) -> str:
 def variant(cfg: dict) -> str:
     """Mixer plus what changes its length behaviour: positional encoding and state initialisation."""
     label = cfg["mixer"]
+    if cfg.get("model", "sequence_model") != "sequence_model":
+        label = cfg["model"] + ("" if label == "none" else f"[{label}]")
     if cfg.get("randomized_positions"):
         label += f" +randPE({cfg['randomized_positions']})"
     if cfg.get("pos_enc", "none") != "none":
