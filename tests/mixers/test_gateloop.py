@@ -160,3 +160,15 @@ def test_automatic_block_length_follows_the_state_budget(monkeypatch):
     assert len(calls) == 7  # ceil(21 / 3) checkpointed blocks
     with torch.no_grad():
         torch.testing.assert_close(y, run(m, "recurrent", x)[0], atol=1e-12, rtol=1e-10)
+
+
+def test_blocks_shorter_than_the_chunk_match_recurrent_with_grad():
+    m, x = make(chunk=64, block=3), inputs(11)
+    x.requires_grad_()
+    y, s = run(m, "scan", x)
+    (g,) = torch.autograd.grad(y.sum(), x)
+    y_ref, s_ref = run(m, "recurrent", x)
+    (g_ref,) = torch.autograd.grad(y_ref.sum(), x)
+    torch.testing.assert_close(y, y_ref, atol=1e-12, rtol=1e-10)
+    torch.testing.assert_close(s, s_ref, atol=1e-12, rtol=1e-10)
+    torch.testing.assert_close(g, g_ref, atol=1e-12, rtol=1e-10)

@@ -124,3 +124,15 @@ def test_doc_examples_run():
     assert blocks
     for code in blocks:
         exec(compile(code, str(page), "exec"), {})
+
+
+def test_blocks_shorter_than_the_chunk_match_loop_with_grad():
+    m, x = make(chunk=64, block=3), inputs(11)
+    x.requires_grad_()
+    y, (_, h) = run(m, "scan", x)
+    (g,) = torch.autograd.grad(y.sum(), x)
+    y_ref, (_, h_ref) = run(m, "loop", x)
+    (g_ref,) = torch.autograd.grad(y_ref.sum(), x)
+    torch.testing.assert_close(y, y_ref, atol=1e-12, rtol=1e-10)
+    torch.testing.assert_close(h, h_ref, atol=1e-12, rtol=1e-10)
+    torch.testing.assert_close(g, g_ref, atol=1e-12, rtol=1e-10)

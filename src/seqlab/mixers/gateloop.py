@@ -56,6 +56,8 @@ def scan_in_blocks(
     if block is None:
         block = max(1, BLOCK_NUMEL // h0.numel())
     grad = torch.is_grad_enabled() and any(t.requires_grad for t in (h0, *inputs))
+    if block >= length:  # one block: checkpointing would only add a recomputation
+        return fn(h0, *inputs)
     ys, h = [], h0
     for start in range(0, length, block):
         args = tuple(t[:, start : start + block] for t in inputs)
@@ -72,7 +74,7 @@ def _scan_block(chunk: int):
     def fn(s0, log_mag, phase, q, k, v):
         a = torch.polar(log_mag.exp(), phase).unsqueeze(-1)  # (b, l, h, dk, 1)
         kv = (k.unsqueeze(-1) * v.unsqueeze(-2)).to(a.dtype)  # (b, l, h, dk, dv)
-        states = scan_chunked(a, kv, s0, chunk=chunk)
+        states = scan_chunked(a, kv, s0, chunk=min(chunk, a.shape[1]))  # no padding of short blocks
         return torch.einsum("blhk,blhkv->blhv", q, states.real), states[:, -1].clone()
 
     return fn

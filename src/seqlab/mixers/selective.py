@@ -53,7 +53,7 @@ def selective_loop(h0, delta, A, B, C, x):
 def _scan_block(A, chunk):
     def fn(h0, delta, B, C, x):
         da, dbx = _discretize(delta, A, B, x)
-        h = scan_chunked(da, dbx, h0, chunk=chunk)
+        h = scan_chunked(da, dbx, h0, chunk=min(chunk, da.shape[1]))  # no padding of short blocks
         return torch.einsum("bldn,bln->bld", h, C), h[:, -1].clone()
 
     return fn
