@@ -34,6 +34,7 @@ from seqlab.mixers.positional import check_positions
 from seqlab.registry import create, register
 
 POS_KINDS = ("none", "rope", "alibi", "urpe")
+WINDOW_BLOCK = 128  # queries per block of the sliding-window path
 
 
 def attention_reference(q, k, v, allowed=None, bias=None, prob_scale=None):
@@ -138,6 +139,10 @@ class Attention(Mixer):
 
         ``allowed``: bool ``(batch, 1, Lq, Lk)`` or None (all keys, or ``j <= i`` if ``is_causal``).
         """
+        return self.out(self.mix(q, k, v, q_pos, k_pos, allowed, is_causal).transpose(1, 2).flatten(2))
+
+    def mix(self, q, k, v, q_pos, k_pos, allowed=None, is_causal=False) -> torch.Tensor:
+        """The attention of :meth:`attend` before the output projection: ``(batch, heads, Lq, d_head)``."""
         bias = None if self.alibi is None else self.alibi.bias(q_pos, k_pos)
         if is_causal and (bias is not None or self.urpe is not None or not self.sdpa):
             lq, lk = q.shape[2], k.shape[2]
@@ -148,7 +153,21 @@ class Attention(Mixer):
             y = attention_reference(q, k, v, allowed, None if bias is None else bias.to(q.dtype), scale)
         else:
             y = attention_sdpa(q, k, v, allowed, bias, is_causal)
-        return self.out(y.transpose(1, 2).flatten(2))
+        return y
+
+    def windowed(self, q, k, v, positions) -> torch.Tensor:
+        """Sliding-window attention in query blocks of ``WINDOW_BLOCK``: each block attends to the keys
+        of ``[start - window + 1, end)`` only, so scores and masks take O(L * (window + WINDOW_BLOCK))
+        memory instead of O(L^2). Returns ``(batch, length, d_model)``."""
+        length, w = q.shape[2], self.window
+        ys = []
+        for s in range(0, length, WINDOW_BLOCK):
+            e, k0 = min(s + WINDOW_BLOCK, length), max(0, s - w + 1)
+            rel = torch.arange(s, e, device=q.device)[:, None] - torch.arange(k0, e, device=q.device)
+            keys = slice(k0, e)
+            ys.append(self.mix(q[:, :, s:e], k[:, :, keys], v[:, :, keys], positions[:, s:e],
+                               positions[:, keys], (rel >= 0) & (rel < w)))
+        return self.out(torch.cat(ys, dim=2).transpose(1, 2).flatten(2))
 
     def _positions(self, positions, batch, length, device, start=None):
         if positions is None:
@@ -165,12 +184,9 @@ class Attention(Mixer):
         b, length, _ = x.shape
         positions = self._positions(positions, b, length, x.device)
         q, k, v = self.project(x, positions)
-        allowed = None
         if self.window is not None:
-            i = torch.arange(length, device=x.device)
-            rel = i[:, None] - i[None, :]
-            allowed = (rel >= 0) & (rel < self.window)
-        return self.attend(q, k, v, positions, positions, allowed, is_causal=self.causal and allowed is None)
+            return self.windowed(q, k, v, positions)
+        return self.attend(q, k, v, positions, positions, is_causal=self.causal)
 
     def init_state(self, batch: int, device=None, dtype=None):
         """Empty KV cache: one invalid slot and ``seen = 0`` per sequence."""
