@@ -63,3 +63,11 @@ def test_docs_example_runs():
     assert blocks
     for block in blocks:
         exec(compile(block, "docs/speed.md", "exec"), {})
+
+
+def test_unknown_or_missing_device_is_a_clear_error(monkeypatch):
+    with pytest.raises(ValueError, match="cpu' or 'cuda"):
+        speed.run_speed(speed.quick_config(device="tpu"))
+    monkeypatch.setattr(speed.torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="no CUDA device"):
+        speed.run_speed(speed.quick_config(device="cuda"))

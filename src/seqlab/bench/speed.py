@@ -1,12 +1,14 @@
 """Speed benchmark of every registered mixer, plus four checks of the fast paths (not a test).
 
 For each mixer (iterating the registry) and length it times forward + backward of
-``mixer(x).square().mean()`` with ``x: (batch, length, d_model)`` on CPU, the median of ``repeats``
-runs after ``warmup`` runs, and its peak memory: the process resident-set high-water mark, reset
-before each run (``/proc/self/clear_refs``, after ``malloc_trim``), minus the resident set at the
-start of the run. A mixer is skipped at a length where the power law fitted to its two previous
-lengths predicts memory above ``memory_budget_mb`` with exponent > 1.5 (``O(L^2)``), or run time
-above ``time_budget_s`` (all runs of the cell together).
+``mixer(x).square().mean()`` with ``x: (batch, length, d_model)`` on ``device`` (CPU by default),
+the median of ``repeats`` runs after ``warmup`` runs, and its peak memory. On CPU that is the process
+resident-set high-water mark, reset before each run (``/proc/self/clear_refs``, after
+``malloc_trim``), minus the resident set at the start of the run; on CUDA it is
+``torch.cuda.max_memory_allocated`` minus the memory allocated at the start, and each run is
+bracketed by ``torch.cuda.synchronize``. A mixer is skipped at a length where the power law fitted
+to its two previous lengths predicts memory above ``memory_budget_mb`` with exponent > 1.5
+(``O(L^2)``), or run time above ``time_budget_s`` (all runs of the cell together).
 
 Checks:
 (a) linear scaling: every recurrent mixer (step mode, state not growing with L) has
@@ -65,6 +67,7 @@ class SpeedConfig:
     finite_length: int = 65536
     finite_d_model: int = 16
     seed: int = 0
+    device: str = "cpu"
     out: str = "results/speed.json"
 
 
@@ -114,25 +117,44 @@ def _reset_peak() -> bool:
         return False
 
 
-MEMORY_METHOD = "RSS high-water delta (VmHWM reset via /proc/self/clear_refs)"
+MEMORY_METHODS = {
+    "cpu": "RSS high-water delta (VmHWM reset via /proc/self/clear_refs)",
+    "cuda": "torch.cuda.max_memory_allocated delta",
+}
 
 
-def measure(fn: Callable[[], None], warmup: int, repeats: int) -> tuple[float, float | None]:
+def _timed_cpu(fn: Callable[[], None]) -> tuple[float, float | None]:
+    _trim()
+    ok = _reset_peak()
+    base = _status_kb("VmRSS")
+    t0 = time.perf_counter()
+    fn()
+    sec = time.perf_counter() - t0
+    hwm = _status_kb("VmHWM")
+    return sec, (max(hwm - base, 0) / 1024 if ok and base is not None and hwm is not None else None)
+
+
+def _timed_cuda(fn: Callable[[], None]) -> tuple[float, float | None]:
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    t0 = time.perf_counter()
+    fn()
+    torch.cuda.synchronize()
+    sec = time.perf_counter() - t0
+    return sec, (torch.cuda.max_memory_allocated() - base) / 2**20
+
+
+def measure(
+    fn: Callable[[], None], warmup: int, repeats: int, device: str = "cpu"
+) -> tuple[float, float | None]:
     """(median seconds, max peak-memory MiB or None) of ``fn`` after ``warmup`` calls."""
+    timed = _timed_cuda if torch.device(device).type == "cuda" else _timed_cpu
     for _ in range(warmup):
         fn()
-    times, peaks = [], []
-    for _ in range(repeats):
-        _trim()
-        ok = _reset_peak()
-        base = _status_kb("VmRSS")
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-        hwm = _status_kb("VmHWM")
-        if ok and base is not None and hwm is not None:
-            peaks.append(max(hwm - base, 0) / 1024)
-    return statistics.median(times), (max(peaks) if peaks else None)
+    runs = [timed(fn) for _ in range(repeats)]
+    peaks = [p for _, p in runs if p is not None]
+    return statistics.median(t for t, _ in runs), (max(peaks) if peaks else None)
 
 
 # -- the mixer table ---------------------------------------------------------------------------------
@@ -140,9 +162,9 @@ def _is_recurrent(mixer) -> bool:
     return "step" in mixer.modes and not re.search(r"\bL\b|max_len", str(mixer.state_size))
 
 
-def _build(name: str, d_model: int, seed: int):
+def _build(name: str, d_model: int, seed: int, device: str = "cpu"):
     torch.manual_seed(seed)
-    return create("mixer", name, d_model=d_model)
+    return create("mixer", name, d_model=d_model).to(device)
 
 
 def _extrapolate(points: list[tuple[int, float]], length: int) -> tuple[float, float] | None:
@@ -159,7 +181,7 @@ def time_mixers(cfg: SpeedConfig, console: Console) -> list[dict]:
     rows = []
     for name in names:
         try:
-            mixer = _build(name, cfg.d_model, cfg.seed)
+            mixer = _build(name, cfg.d_model, cfg.seed, cfg.device)
         except (ValueError, TypeError) as err:
             rows += [
                 {
@@ -194,14 +216,15 @@ def time_mixers(cfg: SpeedConfig, console: Console) -> list[dict]:
             if row["status"] != "ok":
                 console.print(f"  {name} L={length}: {row['status']}")
                 continue
-            x = torch.randn(cfg.batch, length, cfg.d_model, generator=torch.Generator().manual_seed(cfg.seed))
+            gen = torch.Generator().manual_seed(cfg.seed)
+            x = torch.randn(cfg.batch, length, cfg.d_model, generator=gen).to(cfg.device)
 
             def fwd_bwd(mixer=mixer, x=x):
                 mixer.zero_grad(set_to_none=True)
                 mixer(x).square().mean().backward()
 
             try:
-                sec, peak = measure(fwd_bwd, cfg.warmup, cfg.repeats)
+                sec, peak = measure(fwd_bwd, cfg.warmup, cfg.repeats, cfg.device)
             except (RuntimeError, MemoryError) as err:  # e.g. an allocation the machine cannot make
                 row["status"] = f"failed: {type(err).__name__}: {str(err)[:80]}"
                 console.print(f"  {name} L={length}: {row['status']}")
@@ -234,8 +257,8 @@ def check_scaling(rows: list[dict], cfg: SpeedConfig) -> dict:
 def check_scan(cfg: SpeedConfig) -> dict:
     g = torch.Generator().manual_seed(cfg.seed)
     shape = (cfg.batch, cfg.scan_length, cfg.d_model)
-    a = (0.5 + 0.5 * torch.rand(shape, generator=g)).requires_grad_()
-    b = torch.randn(shape, generator=g).requires_grad_()
+    a = (0.5 + 0.5 * torch.rand(shape, generator=g)).to(cfg.device).requires_grad_()
+    b = torch.randn(shape, generator=g).to(cfg.device).requires_grad_()
 
     def run(fn):
         def go():
@@ -245,8 +268,8 @@ def check_scan(cfg: SpeedConfig) -> dict:
         return go
 
     diff = (scan_chunked(a, b) - scan_sequential(a, b)).abs().max().item()
-    t_seq, _ = measure(run(scan_sequential), cfg.warmup, cfg.check_repeats)
-    t_chk, _ = measure(run(scan_chunked), cfg.warmup, cfg.check_repeats)
+    t_seq, _ = measure(run(scan_sequential), cfg.warmup, cfg.check_repeats, cfg.device)
+    t_chk, _ = measure(run(scan_chunked), cfg.warmup, cfg.check_repeats, cfg.device)
     speedup = t_seq / t_chk
     return {
         "length": cfg.scan_length,
@@ -297,8 +320,8 @@ def check_fla(cfg: SpeedConfig, heads: int = 4, d_head: int = 64, chunk: int = 6
         k = torch.randn(1, length, heads, d_head, generator=g)
         v = torch.randn(1, length, heads, d_head, generator=g)
         log_g = -0.1 * torch.rand(1, length, heads, generator=g)
-        fla_in = [t.clone().requires_grad_() for t in (q, k, v, log_g)]
-        ours_in = [t.transpose(1, 2).contiguous().requires_grad_() for t in (q, k, v, log_g)]
+        fla_in = [t.to(cfg.device).requires_grad_() for t in (q, k, v, log_g)]
+        ours_in = [t.transpose(1, 2).contiguous().to(cfg.device).requires_grad_() for t in (q, k, v, log_g)]
 
         def run_fla(fla_in=fla_in):
             naive(*fla_in, chunk_size=chunk, scale=1.0)[0].square().mean().backward()
@@ -309,8 +332,8 @@ def check_fla(cfg: SpeedConfig, heads: int = 4, d_head: int = 64, chunk: int = 6
         with torch.no_grad():
             o_fla = naive(*fla_in, chunk_size=chunk, scale=1.0)[0]
             o_ours = gla_chunked(*ours_in, chunk=chunk)[0].transpose(1, 2)
-        t_fla, _ = measure(run_fla, cfg.warmup, cfg.check_repeats)
-        t_ours, _ = measure(run_ours, cfg.warmup, cfg.check_repeats)
+        t_fla, _ = measure(run_fla, cfg.warmup, cfg.check_repeats, cfg.device)
+        t_ours, _ = measure(run_ours, cfg.warmup, cfg.check_repeats, cfg.device)
         diff = (o_fla - o_ours).abs().max().item()
         out["lengths"][str(length)] = {
             "fla_ms": t_fla * 1e3,
@@ -337,10 +360,11 @@ def check_finite(cfg: SpeedConfig, rows: list[dict], console: Console) -> dict:
             out[name] = {"finite": None, "note": "skipped: O(L^2) > budget"}
             console.print(f"  {name} L={cfg.finite_length}: skipped: O(L^2) > budget")
             continue
-        x = torch.randn(1, cfg.finite_length, cfg.finite_d_model, generator=torch.Generator().manual_seed(1))
+        gen = torch.Generator().manual_seed(1)
+        x = torch.randn(1, cfg.finite_length, cfg.finite_d_model, generator=gen).to(cfg.device)
         t0 = time.perf_counter()
         try:
-            mixer = _build(name, cfg.finite_d_model, cfg.seed).eval()
+            mixer = _build(name, cfg.finite_d_model, cfg.seed, cfg.device).eval()
             with torch.no_grad():
                 y = mixer(x)
             finite = bool(torch.isfinite(y).all())
@@ -356,7 +380,8 @@ def _print_tables(result: dict, console: Console) -> None:
     cfg = result["config"]
     table = Table(
         title=f"fwd+bwd time (ms) / peak memory (MiB, {result['memory_method']}); "
-        f"d_model={cfg['d_model']}, batch={cfg['batch']}, {cfg['threads']} threads"
+        f"d_model={cfg['d_model']}, batch={cfg['batch']}, "
+        + (result["environment"]["device_name"] if cfg["device"] != "cpu" else f"{cfg['threads']} threads")
     )
     table.add_column("mixer")
     for length in cfg["lengths"]:
@@ -415,6 +440,19 @@ def write_json(result: dict, path: str | os.PathLike) -> Path:
     return path
 
 
+def _device_kind(device: str) -> str:
+    """``"cpu"`` or ``"cuda"``; a clear error for another or an unavailable device."""
+    try:
+        kind = torch.device(device).type
+    except RuntimeError as err:
+        raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {device!r}") from err
+    if kind not in MEMORY_METHODS:
+        raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {device!r}")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but torch sees no CUDA device")
+    return kind
+
+
 def run_speed(cfg: SpeedConfig, console: Console | None = None) -> dict:
     """Run the table and the four checks; print them, write JSON to ``cfg.out``, return the result."""
     console = console or Console(width=200)
@@ -425,6 +463,7 @@ def run_speed(cfg: SpeedConfig, console: Console | None = None) -> dict:
         unknown = [m for m in cfg.mixers if m not in known]
         if unknown:
             raise KeyError(f"unknown mixer {unknown[0]!r}; valid names: {', '.join(sorted(known))}")
+    kind = _device_kind(cfg.device)
     threads = torch.get_num_threads()
     torch.set_num_threads(cfg.threads)
     try:
@@ -441,12 +480,13 @@ def run_speed(cfg: SpeedConfig, console: Console | None = None) -> dict:
         torch.set_num_threads(threads)
     result = {
         "config": asdict(cfg),
-        "memory_method": MEMORY_METHOD,
+        "memory_method": MEMORY_METHODS[kind],
         "environment": {
             "torch": torch.__version__,
             "python": platform.python_version(),
             "machine": platform.machine(),
             "cpu_count": os.cpu_count(),
+            "device_name": torch.cuda.get_device_name(cfg.device) if kind == "cuda" else platform.processor(),
             "load_avg_start": load_start,
             "load_avg_end": _load(),
             "seconds": time.time() - start,
@@ -478,6 +518,7 @@ def add_arguments(p) -> None:
     p.add_argument("--out", default="results/speed.json", help="JSON output path")
     p.add_argument("--repeats", type=int, default=None, help="timed runs per cell (median reported)")
     p.add_argument("--threads", type=int, default=2, help="torch threads")
+    p.add_argument("--device", default="cpu", help="torch device to time on: cpu (default) or cuda[:N]")
     p.add_argument(
         "--memory-budget-mb",
         type=float,
@@ -487,7 +528,12 @@ def add_arguments(p) -> None:
 
 
 def config_from_args(args) -> SpeedConfig:
-    kw = {"out": args.out, "threads": args.threads, "memory_budget_mb": args.memory_budget_mb}
+    kw = {
+        "out": args.out,
+        "threads": args.threads,
+        "memory_budget_mb": args.memory_budget_mb,
+        "device": args.device,
+    }
     if args.lengths:
         kw["lengths"] = _ints(args.lengths)
     if args.mixers:

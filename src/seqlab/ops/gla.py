@@ -27,6 +27,11 @@ from __future__ import annotations
 import torch
 
 
+def _compiling() -> bool:
+    compiler = getattr(torch, "compiler", None)
+    return bool(compiler is not None and getattr(compiler, "is_compiling", lambda: False)())
+
+
 def _check(q, k, v, log_g, state) -> None:
     for name, t in (("q", q), ("k", k), ("v", v), ("log_g", log_g)):
         if not isinstance(t, torch.Tensor) or not t.is_floating_point():
@@ -45,7 +50,8 @@ def _check(q, k, v, log_g, state) -> None:
         )
     if q.shape[2] == 0:
         raise ValueError("gla expects a non-empty sequence (length >= 1), got length 0")
-    if not bool((log_g <= 0).all()):
+    # a data-dependent check would break a torch.compile graph: it runs eagerly only
+    if not _compiling() and not bool((log_g <= 0).all()):
         raise ValueError("gla expects finite log-gates log_g <= 0 (gates in (0, 1]), got positive or NaN")
     want = q.shape[:2] + (q.shape[3], v.shape[3])
     if state is not None and tuple(state.shape) != tuple(want):
