@@ -95,8 +95,6 @@ def _candidates(fla: dict, naive, gate: str, compile_: bool) -> dict:
     rows = {}
     for dtype_name, dtype in (("bf16", torch.bfloat16), ("fp32", torch.float32)):
         rows[f"seqlab gla_chunked {dtype_name}"] = (dtype, _seqlab(False))
-    if compile_ and gate != "retention":  # retention runs the scalar-gate code: compile it once
-        rows["seqlab gla_chunked compiled bf16"] = (torch.bfloat16, _seqlab(True))
     if "error" not in fla:
         if gate == "scalar":
             rows["fla chunk_simple_gla bf16"] = (
@@ -115,6 +113,8 @@ def _candidates(fla: dict, naive, gate: str, compile_: bool) -> dict:
                 torch.bfloat16,
                 lambda q, k, v, lg: fla["chunk_retention"](q, k, v, scale=1.0)[0],
             )
+    if compile_ and gate != "retention":  # retention runs the scalar-gate code: compile it once
+        rows["seqlab gla_chunked compiled bf16"] = (torch.bfloat16, _seqlab(True))
     if naive is not None and gate != "per_dim":
         rows["fla naive_chunk_simple_gla (PyTorch) fp32"] = (
             torch.float32,
@@ -142,7 +142,7 @@ def run(args) -> dict:
         },
         "rows": [],
     }
-    for gate in ("scalar", "per_dim", "retention"):
+    for gate in args.gates.split(","):
         (q64, k64, v64), lg64 = _inputs(args, gate, torch.float64)
         ref = gla_chunked(*(t.transpose(1, 2) for t in (q64, k64, v64)), lg64.transpose(1, 2))[0]
         ref = ref.transpose(1, 2)
@@ -208,7 +208,10 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="results/gla_vs_fla.json")
     p.add_argument("--no-compile", dest="compile", action="store_false", help="skip torch.compile rows")
+    p.add_argument("--gates", default="scalar,per_dim,retention", help="comma-separated gate kinds to run")
     args = p.parse_args(argv)
+    if not args.gates or set(args.gates.split(",")) - {"scalar", "per_dim", "retention"}:
+        p.error(f"--gates takes scalar, per_dim, retention; got {args.gates!r}")
     if min(args.batch, args.length, args.heads, args.d_head, args.repeats) < 1:
         p.error("batch, length, heads, d-head and repeats must be >= 1")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
