@@ -77,10 +77,59 @@ def scan_associative(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None =
 def scan_chunked(
     a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None, chunk: int = 64
 ) -> torch.Tensor:
-    """Two-level scan: doubling inside chunks, then across chunk boundaries."""
+    """Two-level scan: doubling inside chunks, then across chunk boundaries.
+
+    Differentiable through :class:`_ScanFunction`, whose backward is the same scan run backwards in
+    time (see there) instead of autograd through every doubling level.
+    """
     if chunk < 1:
         raise ValueError(f"chunk must be >= 1, got {chunk}")
     a = _check(a, b, h0)
+    if h0 is not None:
+        h0 = h0.to(b.dtype)
+    return _ScanFunction.apply(a, b, h0, chunk)
+
+
+class _ScanFunction(torch.autograd.Function):
+    """``h = scan(a, b, h0)`` with the adjoint recurrence as backward.
+
+    With ``g_t = dL/dh_t`` in total (``dh_t`` given, plus what flows back through ``h_{t+1}``)::
+
+        g_t = dh_t + conj(a_{t+1}) g_{t+1},   db_t = g_t,   da_t = g_t conj(h_{t-1}),   dh0 = conj(a_0) g_0
+
+    (``conj`` is PyTorch's convention for complex gradients and a no-op for real tensors): a scan of
+    the same form, run on the time-reversed sequence. Only ``a``, ``h`` and ``h0`` are kept for it,
+    not the ``log2(chunk)`` intermediate levels of the doubling scan.
+    """
+
+    @staticmethod
+    def forward(ctx, a, b, h0, chunk):
+        h = _scan_chunked_values(a, b, h0, chunk)
+        ctx.save_for_backward(a, h, h0)
+        ctx.chunk, ctx.b_complex = chunk, b.is_complex()
+        return h
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, dh):
+        a, h, h0 = ctx.saved_tensors
+        a_next = torch.cat([a[:, 1:], torch.zeros_like(a[:, :1])], dim=1).conj()
+        g = _scan_chunked_values(a_next.flip(1), dh.flip(1), None, ctx.chunk).flip(1)
+        first = torch.zeros_like(h[:, :1]) if h0 is None else h0.unsqueeze(1)
+        da = g * torch.cat([first, h[:, :-1]], dim=1).conj()
+        dh0 = None
+        if h0 is not None and ctx.needs_input_grad[2]:
+            dh0 = _real_if(a[:, 0].conj() * g[:, 0], not h0.is_complex())
+        return _real_if(da, not a.is_complex()), _real_if(g, not ctx.b_complex), dh0, None
+
+
+def _real_if(grad: torch.Tensor, real_input: bool) -> torch.Tensor:
+    """The gradient of a real input that took part in a complex computation is the real part."""
+    return grad.real if real_input and grad.is_complex() else grad
+
+
+def _scan_chunked_values(a, b, h0, chunk):
+    """The values of :func:`scan_chunked` (``a`` already broadcast to ``b``)."""
     bsz, length = b.shape[:2]
     rest = b.shape[2:]
     n = -(-length // chunk)
