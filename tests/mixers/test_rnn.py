@@ -143,3 +143,18 @@ def test_stable_rnn_modes_agree_and_gradients_flow():
     assert torch.isfinite(x.grad).all() and m.rnn.w.grad.abs().sum() > 0 and m.rnn.P.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="bidirectional=False"):
         create("mixer", "rnn", d_model=D, stable=True, bidirectional=True)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_long_inputs_run_the_fused_kernel_in_segments_with_the_same_result(kind, monkeypatch):
+    # cuDNN refuses very long sequences; the fused path splits them and carries the state
+    from seqlab.mixers import rnn
+
+    m, x = make(kind, n_layers=2), inputs(23)
+    with torch.no_grad():
+        y, s = m.forward_with_state(x, None)
+        monkeypatch.setattr(rnn, "FUSED_MAX_STEPS", 5)
+        y_seg, s_seg = m.forward_with_state(x, None)
+    torch.testing.assert_close(y_seg, y, atol=1e-12, rtol=1e-10)
+    for a, b in zip(s_seg if kind == "lstm" else (s_seg,), s if kind == "lstm" else (s,)):
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=1e-10)

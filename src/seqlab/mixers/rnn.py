@@ -30,6 +30,10 @@ from seqlab.mixers.base import Mixer
 from seqlab.registry import register
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+# Longest sequence handed to the fused kernel in one call: cuDNN refused 65536 steps
+# (CUDNN_STATUS_NOT_SUPPORTED, H100, torch 2.11) and ran 16384. Longer inputs run in segments with
+# the state carried (the same function); bidirectional ones run with cuDNN off.
+FUSED_MAX_STEPS = 16384
 
 
 def _cell(kind: str, x, h, c, w_ih, w_hh, b_ih, b_hh):
@@ -122,15 +126,21 @@ class RecurrentMixer(Mixer):
             y, h, c = cell_loop(self.kind, self.rnn, x, *parts)
             new = (h, c) if self.kind == "lstm" else (h,)
         else:
-            y, new = self.rnn(x, parts if self.kind == "lstm" else parts[0])
-            new = new if self.kind == "lstm" else (new,)
+            ys, new = [], parts
+            for start in range(0, x.shape[1], FUSED_MAX_STEPS):
+                segment = x[:, start : start + FUSED_MAX_STEPS]
+                y, new = self.rnn(segment, new if self.kind == "lstm" else new[0])
+                ys.append(y)
+                new = new if self.kind == "lstm" else (new,)
+            y = torch.cat(ys, dim=1) if len(ys) > 1 else ys[0]
         return self.out(y), self._pack(new)
 
     # -- contract ------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
         if self.bidirectional:
-            return self.out(self.rnn(x)[0])
+            with torch.backends.cudnn.flags(enabled=x.shape[1] <= FUSED_MAX_STEPS):
+                return self.out(self.rnn(x)[0])
         return self._run(x, None, self.mode)[0]
 
     def forward_with_state(self, x: torch.Tensor, state=None):
