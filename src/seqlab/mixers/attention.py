@@ -158,15 +158,25 @@ class Attention(Mixer):
     def windowed(self, q, k, v, positions) -> torch.Tensor:
         """Sliding-window attention in query blocks of ``WINDOW_BLOCK``: each block attends to the keys
         of ``[start - window + 1, end)`` only, so scores and masks take O(L * (window + WINDOW_BLOCK))
-        memory instead of O(L^2). Returns ``(batch, length, d_model)``."""
-        length, w = q.shape[2], self.window
+        memory instead of O(L^2). Returns ``(batch, length, d_model)``.
+
+        The blocks' overlapping key/value windows are views (``unfold`` of the front-padded keys) and
+        the queries are ``split``: one backward node each, where slicing every block out would give
+        each slice a full-length zero gradient (O(L^2 / block) work).
+        """
+        length, w, blk = q.shape[2], self.window, WINDOW_BLOCK
+        n, span = -(-length // blk), blk + w - 1
+        pad = (0, 0, w - 1, n * blk - length)
+        k_win, v_win = (F.pad(t, pad).unfold(2, span, blk).transpose(-1, -2).unbind(2) for t in (k, v))
+        slot = torch.arange(-(w - 1), n * blk, device=q.device)  # sequence index of each padded key
         ys = []
-        for s in range(0, length, WINDOW_BLOCK):
-            e, k0 = min(s + WINDOW_BLOCK, length), max(0, s - w + 1)
-            rel = torch.arange(s, e, device=q.device)[:, None] - torch.arange(k0, e, device=q.device)
-            keys = slice(k0, e)
-            ys.append(self.mix(q[:, :, s:e], k[:, :, keys], v[:, :, keys], positions[:, s:e],
-                               positions[:, keys], (rel >= 0) & (rel < w)))
+        for i, q_blk in enumerate(q.split(blk, dim=2)):
+            s, keys = i * blk, slot[i * blk : i * blk + span]
+            rel = torch.arange(s, s + q_blk.shape[2], device=q.device)[:, None] - keys
+            k_pos = positions[:, keys.clamp(0, length - 1)]
+            allowed = (rel >= 0) & (rel < w) & (keys >= 0)
+            q_pos = positions[:, s : s + q_blk.shape[2]]
+            ys.append(self.mix(q_blk, k_win[i], v_win[i], q_pos, k_pos, allowed))
         return self.out(torch.cat(ys, dim=2).transpose(1, 2).flatten(2))
 
     def _positions(self, positions, batch, length, device, start=None):

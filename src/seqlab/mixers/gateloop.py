@@ -59,8 +59,9 @@ def scan_in_blocks(
     if block >= length:  # one block: checkpointing would only add a recomputation
         return fn(h0, *inputs)
     ys, h = [], h0
-    for start in range(0, length, block):
-        args = tuple(t[:, start : start + block] for t in inputs)
+    # split, not slicing: one backward node gathers the blocks' gradients, where every slice's
+    # backward would write a full-length zero tensor (O(L^2 / block) work and memory traffic)
+    for args in zip(*(t.split(block, dim=1) for t in inputs)):
         y, h = checkpoint(fn, h, *args, use_reentrant=False) if grad else fn(h, *args)
         ys.append(y)
     return torch.cat(ys, dim=1), h

@@ -11,11 +11,12 @@ Three evaluations of the same recurrence:
 - :func:`scan_sequential` -- the plain loop, the reference every fast path is tested against;
 - :func:`scan_associative` -- Hillis-Steele doubling with the associative operator
   ``(a1, b1) . (a2, b2) = (a1 a2, a2 b1 + b2)``: log2(L) vectorised steps, O(L log L) work;
-- :func:`scan_chunked` -- a doubling scan inside chunks of ``chunk`` steps, a scan over the
-  chunk-final states, then one correction ``h_t += (prod_{s<=t in chunk} a_s) * carry``.
-  O(L log chunk) work, so time grows linearly with L. It multiplies gates only (no division and
-  no ``exp`` of cumulative-gate differences), so ``|a| <= 1`` can neither overflow nor make NaN
-  gradients.
+- :func:`scan_chunked` -- the sequence cut into chunks of ``chunk`` steps; a loop over the ``chunk``
+  positions advances every chunk at once (from a zero state), a doubling scan runs over the
+  chunk-final states, then one correction ``h_t += (prod_{s<=t in chunk} a_s) * carry``. O(L) work
+  in ``chunk + log2(L / chunk)`` vectorised steps, so time grows linearly with L; the backward is
+  the same scan run backwards in time. It multiplies gates only (no division and no ``exp`` of
+  cumulative-gate differences), so ``|a| <= 1`` can neither overflow nor make NaN gradients.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def scan_associative(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None =
 def scan_chunked(
     a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None, chunk: int = 64
 ) -> torch.Tensor:
-    """Two-level scan: doubling inside chunks, then across chunk boundaries.
+    """Two-level scan: a step loop inside all chunks at once, then doubling across chunk boundaries.
 
     Differentiable through :class:`_ScanFunction`, whose backward is the same scan run backwards in
     time (see there) instead of autograd through every doubling level.
@@ -138,13 +139,17 @@ def _scan_chunked_values(a, b, h0, chunk):
         a = torch.cat([a, a.new_ones((bsz, pad) + rest)], dim=1)
         b = torch.cat([b, b.new_zeros((bsz, pad) + rest)], dim=1)
     a = a.reshape(bsz, n, chunk, *rest)
-    b = b.reshape(bsz, n, chunk, *rest)
-    cum_a, local = _doubling(a, b, dim=2)
+    # inside every chunk at once, one position at a time (in place: this runs without autograd)
+    local = b.reshape(bsz, n, chunk, *rest).clone()
+    cum_a = a.clone()
+    for t in range(1, chunk):
+        local[:, :, t].addcmul_(a[:, :, t], local[:, :, t - 1])
+        cum_a[:, :, t].mul_(cum_a[:, :, t - 1])
     # carry[:, j] = state entering chunk j
     ends = scan_associative(cum_a[:, :, -1], local[:, :, -1], h0)
     first = torch.zeros_like(ends[:, :1]) if h0 is None else h0.unsqueeze(1).to(ends.dtype)
     carry = torch.cat([first, ends[:, :-1]], dim=1)
-    h = local + cum_a * carry.unsqueeze(2)
+    h = local.addcmul_(cum_a, carry.unsqueeze(2))
     return h.reshape(bsz, n * chunk, *rest)[:, :length]
 
 
