@@ -29,11 +29,15 @@ import torch
 from torch import nn
 
 from seqlab.mixers.lssl import ConvSSM, DenseRecurrence
+from seqlab.ops.blockwise import map_blocks
 from seqlab.ops.hippo import discretize_diag, legs_dplr, s4d_init
 from seqlab.ops.scan import scan_chunked
 from seqlab.registry import register
 
 S4_TITLE = "Efficiently Modeling Long Sequences with Structured State Spaces"
+# kernel generation runs over blocks of frequencies (S4) or positions (S4D) whose (H, N, block)
+# Cauchy / Vandermonde matrix holds about this many numbers, recomputed in backward
+KERNEL_BLOCK_NUMEL = 2**21
 
 
 def _cparam(z: torch.Tensor) -> nn.Parameter:
@@ -110,13 +114,18 @@ class S4(DenseRecurrence, _ComplexEigs):
         w = torch.polar(torch.ones_like(freq), -2 * math.pi * freq / length)
         a = 1 - w  # (F,)
         bb = dt[:, None] / 2 * (1 + w)  # (H, F)
-        r = 1 / (a[None, :, None] - bb[:, :, None] * lam[:, None, :])  # (H, F, N)
+        block = max(1, KERNEL_BLOCK_NUMEL // lam.numel())
 
         def kernel(cvec):
             ct = cvec - torch.einsum("hji,hj->hi", da_l, cvec)
             vec = torch.stack([ct * b, ct * p, p.conj() * b, p.conj() * p], dim=1)  # (H, 4, N)
-            k = torch.einsum("hfn,hkn->hkf", r, vec)
-            khat = dt[:, None] * (k[:, 0] - bb * k[:, 1] * k[:, 2] / (1 + bb * k[:, 3]))
+
+            def at(a_f, bb_f):  # the Cauchy sums at a block of frequencies
+                r = 1 / (a_f[None, :, None] - bb_f[:, :, None] * lam[:, None, :])  # (H, F_blk, N)
+                k = torch.einsum("hfn,hkn->hkf", r, vec)
+                return dt[:, None] * (k[:, 0] - bb_f * k[:, 1] * k[:, 2] / (1 + bb_f * k[:, 3]))
+
+            khat = map_blocks(lambda a_f, bb_t: at(a_f, bb_t.T), (a, bb.T), dim=0, block=block, out_dim=1)
             return torch.fft.irfft(khat, n=length, dim=-1).T  # (L, H)
 
         kb = kernel(_conj_full(_c(self.C_back))) if self.bidirectional else None
@@ -154,10 +163,13 @@ class S4D(_ComplexEigs):
         da, db, c = self.discrete()
         log_a = torch.exp(self.log_dt)[:, None] * self.eigs() if self.discretization == "zoh" else da.log()
         pos = torch.arange(length, dtype=self.log_dt.dtype, device=self.log_dt.device)
-        vander = torch.exp(log_a[..., None] * pos)  # (H, N/2, L)
+        block = max(1, KERNEL_BLOCK_NUMEL // log_a.numel())
 
         def kernel(cvec):
-            return 2 * torch.einsum("hn,hnl->lh", cvec * db, vander).real
+            def at(pos_blk):  # Vandermonde sums at a block of positions
+                return 2 * torch.einsum("hn,hnl->lh", cvec * db, torch.exp(log_a[..., None] * pos_blk)).real
+
+            return map_blocks(at, (pos,), dim=0, block=block, out_dim=0)
 
         return kernel(c), (kernel(_c(self.C_back)) if self.bidirectional else None)
 
