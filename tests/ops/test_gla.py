@@ -134,3 +134,18 @@ def test_chunked_hand_written_backward_passes_gradcheck(per_dim, init, use):
         return o if use == "output" else s
 
     assert torch.autograd.gradcheck(fn, tuple(tensors))
+
+
+@pytest.mark.parametrize("per_dim", [False, True])
+def test_long_inputs_run_in_spans_with_the_same_values_and_gradients(per_dim, monkeypatch):
+    from seqlab.ops import gla
+
+    monkeypatch.setattr(gla, "SPAN_STEPS", 20)  # spans of 16 steps (whole chunks of 8)
+    tensors = [t.requires_grad_() for t in _inputs(45, per_dim, init=True)]
+    grads = []
+    for fn in (gla_recurrent, lambda *a: gla_chunked(*a, chunk=8)):
+        o, s = fn(*tensors)
+        w = torch.linspace(-1, 1, o.numel(), dtype=o.dtype).view_as(o)
+        grads.append(torch.autograd.grad((o * w).sum() + s.pow(2).sum(), tensors) + (o, s))
+    for a, b in zip(*grads):
+        torch.testing.assert_close(b, a, **TIGHT)

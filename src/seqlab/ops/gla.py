@@ -193,6 +193,9 @@ class _ChunkedGLA(torch.autograd.Function):
         return dq, dk, dv, d_cum.to(cum.dtype), (g if ctx.has_initial else None)
 
 
+SPAN_STEPS = 2048  # gla_chunked runs longer inputs span by span (a multiple of the chunk)
+
+
 def gla_chunked(q, k, v, log_g, initial_state=None, chunk: int | None = None):
     """Chunk-wise evaluation (see module docstring). Returns ``(o, final_state)``.
 
@@ -205,7 +208,20 @@ def gla_chunked(q, k, v, log_g, initial_state=None, chunk: int | None = None):
     if not isinstance(chunk, int) or chunk < 1:
         raise ValueError(f"chunk must be a positive int, got {chunk!r}")
     _check(q, k, v, log_g, initial_state)
+    span = max(chunk, SPAN_STEPS // chunk * chunk)
+    if q.shape[2] <= span:
+        return _chunked(q, k, v, log_g, initial_state, chunk)
+    # long inputs in spans of whole chunks, the state carried: the working set stays in cache
+    outs, state = [], initial_state
+    for parts in zip(*(t.split(span, dim=2) for t in (q, k, v, log_g))):
+        o, state = _chunked(*parts, state, chunk)
+        outs.append(o)
+    return torch.cat(outs, dim=2), state
+
+
+def _chunked(q, k, v, log_g, initial_state, chunk):
     bsz, heads, length, _ = q.shape
+    per_dim = log_g.dim() == 4
     d_v = v.shape[-1]
     n = -(-length // chunk)
     pad = n * chunk - length
