@@ -7,6 +7,7 @@ from seqlab.ops.hippo import (
     discretize_dense,
     discretize_diag,
     krylov,
+    krylov_kernel,
     krylov_reference,
     legs,
     legs_dplr,
@@ -105,3 +106,13 @@ def test_krylov_matches_reference(length):
     a = torch.randn(3, 6, 6, generator=g, dtype=torch.float64) / 4
     b = torch.randn(3, 6, generator=g, dtype=torch.float64)
     torch.testing.assert_close(krylov(a, b, length), krylov_reference(a, b, length), **F64)
+
+
+@pytest.mark.parametrize("length", [1, 2, 3, 17, 64, 100])
+def test_krylov_kernel_matches_the_krylov_stack(length):
+    g = torch.Generator().manual_seed(5)
+    a = torch.randn(2, 4, 4, generator=g, dtype=torch.float64) * 0.4
+    b = torch.randn(2, 4, generator=g, dtype=torch.float64)
+    c = torch.randn(2, 4, generator=g, dtype=torch.float64)
+    want = torch.einsum("lhn,hn->lh", krylov_reference(a, b, length), c)
+    torch.testing.assert_close(krylov_kernel(a, b, c, length), want, **F64)

@@ -22,7 +22,7 @@ from torch import nn
 
 from seqlab.mixers.base import Mixer
 from seqlab.ops.fft_conv import fft_conv
-from seqlab.ops.hippo import discretize_dense, krylov, legs
+from seqlab.ops.hippo import discretize_dense, krylov, krylov_kernel, legs
 from seqlab.registry import register
 
 LSSL_TITLE = "Combining Recurrent, Convolutional, and Continuous-time Models with Linear State-Space Layers"
@@ -150,7 +150,6 @@ class LSSL(DenseRecurrence, ConvSSM):
 
     def kernels(self, length: int):
         da, db, c = self.discrete()
-        powers = krylov(da, db, length)  # (L, H, N): dA^k dB
-        k = torch.einsum("lhn,hn->lh", powers, c)
-        kb = torch.einsum("lhn,hn->lh", powers, self.C_back) if self.bidirectional else None
+        k = krylov_kernel(da, db, c, length)  # (L, H): C dA^k dB
+        kb = krylov_kernel(da, db, self.C_back, length) if self.bidirectional else None
         return k, kb

@@ -144,6 +144,24 @@ def krylov(a: torch.Tensor, b: torch.Tensor, length: int) -> torch.Tensor:
     return x[:length]
 
 
+def krylov_kernel(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, length: int) -> torch.Tensor:
+    """``(length, ...)`` kernel ``K_k = c . a^k b`` without the ``(length, ..., N)`` Krylov stack.
+
+    Two levels: with a block of ``m ~ sqrt(length)`` steps, ``K_{i m + j} = (c a^{i m}) . (a^j b)``,
+    so ``m`` right vectors ``a^j b`` and ``length / m`` left vectors ``(a^T)^{i m} c`` (both by
+    :func:`krylov`) and one contraction: O(sqrt(L) N^2 + L N) work and memory per channel where the
+    full stack takes O(L N^2) and O(L N).
+    """
+    if length < 1:
+        raise ValueError(f"krylov_kernel length must be >= 1, got {length}")
+    m = 1 << max(0, math.ceil(math.log2(length) / 2))
+    n = -(-length // m)
+    right = krylov(a, b, m)  # (m, ..., N): a^j b
+    left = krylov(torch.linalg.matrix_power(a, m).transpose(-1, -2), c, n)  # (n, ..., N): (a^T)^{i m} c
+    k = torch.einsum("j...k,i...k->ij...", right, left)
+    return k.reshape(n * m, *k.shape[2:])[:length]
+
+
 def krylov_reference(a: torch.Tensor, b: torch.Tensor, length: int) -> torch.Tensor:
     """Reference for :func:`krylov`: one matrix-vector product per power."""
     out = [b]
