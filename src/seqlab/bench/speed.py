@@ -58,7 +58,7 @@ class SpeedConfig:
     repeats: int = 3
     memory_budget_mb: float = 2048.0
     time_budget_s: float = 120.0
-    check_repeats: int = 5
+    check_repeats: int = 7
     scaling: tuple[int, int] = (1024, 16384)
     scan_length: int = 4096
     scan_min_speedup: float = 10.0
@@ -145,16 +145,37 @@ def _timed_cuda(fn: Callable[[], None]) -> tuple[float, float | None]:
     return sec, (torch.cuda.max_memory_allocated() - base) / 2**20
 
 
+def _timed_only(fn: Callable[[], None]) -> tuple[float, None]:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0, None
+
+
 def measure(
-    fn: Callable[[], None], warmup: int, repeats: int, device: str = "cpu"
+    fn: Callable[[], None], warmup: int, repeats: int, device: str = "cpu", memory: bool = True
 ) -> tuple[float, float | None]:
-    """(median seconds, max peak-memory MiB or None) of ``fn`` after ``warmup`` calls."""
-    timed = _timed_cuda if torch.device(device).type == "cuda" else _timed_cpu
+    """(median seconds, max peak-memory MiB or None) of ``fn`` after ``warmup`` calls.
+
+    ``memory=False`` times the steady state only: on CPU the peak-memory reading trims the heap
+    before each run (``malloc_trim``), so every run first faults its pages back in.
+    """
+    cuda = torch.device(device).type == "cuda"
+    timed = _timed_cuda if cuda else (_timed_cpu if memory else _timed_only)
     for _ in range(warmup):
         fn()
     runs = [timed(fn) for _ in range(repeats)]
     peaks = [p for _, p in runs if p is not None]
     return statistics.median(t for t, _ in runs), (max(peaks) if peaks else None)
+
+
+def measure_pair(fn_a, fn_b, warmup: int, repeats: int, device: str = "cpu") -> tuple[float, float]:
+    """Median seconds of two functions timed in alternation (a, b, a, b, ...), steady state: a
+    ratio of the two is not skewed by the machine's load drifting between two separate series."""
+    timed = _timed_cuda if torch.device(device).type == "cuda" else _timed_only
+    for _ in range(warmup):
+        fn_a(), fn_b()
+    pairs = [(timed(fn_a)[0], timed(fn_b)[0]) for _ in range(repeats)]
+    return statistics.median(a for a, _ in pairs), statistics.median(b for _, b in pairs)
 
 
 # -- the mixer table ---------------------------------------------------------------------------------
@@ -268,8 +289,8 @@ def check_scan(cfg: SpeedConfig) -> dict:
         return go
 
     diff = (scan_chunked(a, b) - scan_sequential(a, b)).abs().max().item()
-    t_seq, _ = measure(run(scan_sequential), cfg.warmup, cfg.check_repeats, cfg.device)
-    t_chk, _ = measure(run(scan_chunked), cfg.warmup, cfg.check_repeats, cfg.device)
+    t_seq, _ = measure(run(scan_sequential), cfg.warmup, cfg.check_repeats, cfg.device, memory=False)
+    t_chk, _ = measure(run(scan_chunked), cfg.warmup, cfg.check_repeats, cfg.device, memory=False)
     speedup = t_seq / t_chk
     return {
         "length": cfg.scan_length,
@@ -332,8 +353,7 @@ def check_fla(cfg: SpeedConfig, heads: int = 4, d_head: int = 64, chunk: int = 6
         with torch.no_grad():
             o_fla = naive(*fla_in, chunk_size=chunk, scale=1.0)[0]
             o_ours = gla_chunked(*ours_in, chunk=chunk)[0].transpose(1, 2)
-        t_fla, _ = measure(run_fla, cfg.warmup, cfg.check_repeats, cfg.device)
-        t_ours, _ = measure(run_ours, cfg.warmup, cfg.check_repeats, cfg.device)
+        t_fla, t_ours = measure_pair(run_fla, run_ours, cfg.warmup, cfg.check_repeats, cfg.device)
         diff = (o_fla - o_ours).abs().max().item()
         out["lengths"][str(length)] = {
             "fla_ms": t_fla * 1e3,

@@ -10,16 +10,14 @@ Herding picks exemplars whose running mean tracks the class mean (:func:`seqlab.
 
 from __future__ import annotations
 
-import copy
-
 import torch
 import torch.nn.functional as F
 
 from seqlab.continual.buffers import herding
-from seqlab.continual.lwf import old_masks
+from seqlab.continual.lwf import frozen_teacher, teacher_distillation
 from seqlab.continual.replay import Replay
 from seqlab.continual.scenarios import THREE
-from seqlab.continual.strategy import NEG, distillation
+from seqlab.continual.strategy import NEG
 from seqlab.registry import register
 
 
@@ -47,15 +45,10 @@ class ICaRL(Replay):
         self.means: torch.Tensor | None = None
 
     def before_experience(self, model, exp):
-        self.teacher = copy.deepcopy(model).eval().requires_grad_(False) if exp.index > 0 else None
+        self.teacher = frozen_teacher(model, exp)
 
     def extra_loss(self, model, batch, outputs):
-        masks = old_masks(self.stream, self.n_seen, len(batch["targets"]))
-        if self.teacher is None or not masks:
-            return None
-        with torch.no_grad():
-            z_old = self.teacher(batch["inputs"])
-        return sum(distillation(outputs, z_old, m, self.T) for m in masks) / len(masks)
+        return teacher_distillation(self.teacher, self.stream, self.n_seen, batch, outputs, self.T)
 
     def store(self, model, exp):
         model.eval()

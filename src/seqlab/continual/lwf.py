@@ -28,6 +28,21 @@ def old_masks(stream, n_seen: int, n: int) -> list[torch.Tensor]:
     return [stream.active(torch.zeros(n, dtype=torch.long), n_seen - 1)]
 
 
+def frozen_teacher(model, exp):
+    """A frozen copy of ``model`` before every experience but the first (``None`` before the first)."""
+    return copy.deepcopy(model).eval().requires_grad_(False) if exp.index > 0 else None
+
+
+def teacher_distillation(teacher, stream, n_seen: int, batch: dict, outputs: torch.Tensor, T: float):
+    """Mean distillation towards ``teacher``'s outputs over the old tasks' units; ``None`` if none."""
+    masks = old_masks(stream, n_seen, len(batch["targets"]))
+    if teacher is None or not masks:
+        return None
+    with torch.no_grad():
+        z_old = teacher(batch["inputs"])
+    return sum(distillation(outputs, z_old, m, T) for m in masks) / len(masks)
+
+
 @register(
     "strategy",
     "lwf",
@@ -47,13 +62,8 @@ class LwF(Strategy):
         self.teacher = None
 
     def before_experience(self, model, exp):
-        self.teacher = copy.deepcopy(model).eval().requires_grad_(False) if exp.index > 0 else None
+        self.teacher = frozen_teacher(model, exp)
 
     def extra_loss(self, model, batch, outputs):
-        masks = old_masks(self.stream, self.n_seen, len(batch["targets"]))
-        if self.teacher is None or not masks:
-            return None
-        with torch.no_grad():
-            z_old = self.teacher(batch["inputs"])
-        kd = sum(distillation(outputs, z_old, m, self.T) for m in masks) / len(masks)
-        return self.alpha * kd
+        kd = teacher_distillation(self.teacher, self.stream, self.n_seen, batch, outputs, self.T)
+        return None if kd is None else self.alpha * kd
