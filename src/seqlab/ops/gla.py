@@ -18,7 +18,8 @@ Evaluations of the same recurrence:
   ``S_out = exp(c_C) S_in + sum_s (exp(c_C - c_s) k_s) v_s^T`` is passed on. The decay mask is
   built in log space with the upper triangle set to ``-inf`` before ``exp``, so every ``exp`` sees a
   non-positive argument: nothing overflows and no gradient is NaN however strongly the gates decay.
-  O(L C d) work, time linear in L.
+  O(L C d) work, time linear in L. Its backward is written out (:class:`_ChunkedGLA`), and inputs
+  longer than ``SPAN_STEPS`` run span by span with the state carried.
 - :func:`gla_parallel` -- the same decay mask over the whole sequence, O(L^2) memory.
 """
 
