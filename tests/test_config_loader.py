@@ -115,3 +115,16 @@ def test_huge_grid_is_refused_before_it_is_expanded(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < 20_000_000
+
+
+def test_override_values_refuse_aliases_and_keep_plain_values():
+    from seqlab.config import parse_value
+
+    laughs = "[&a [lol, lol, lol], &b [*a, *a, *a], [*b, *b, *b]]"
+    with pytest.raises(ConfigError, match=r"override value .*:1: YAML anchor '&a' is not allowed"):
+        parse_value(laughs)
+    with pytest.raises(ConfigError, match=r"duplicate key 'a'"):
+        parse_value("{a: 1, a: 2}")
+    assert parse_value("3") == 3 and parse_value("1e-3") == 1e-3 and parse_value("") is None
+    assert parse_value("[1, 2]") == [1, 2] and parse_value("{mode: loop}") == {"mode": "loop"}
+    assert parse_value("abc") == "abc" and parse_value("null") is None

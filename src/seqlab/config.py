@@ -250,11 +250,21 @@ def where(path, mapping, key) -> str:
 
 
 def parse_value(text: str) -> Any:
-    """A ``--set`` value: YAML scalar/list syntax (``3``, ``1e-3``, ``[1, 2]``, ``null``, ``abc``)."""
+    """A ``--set`` value: YAML scalar/list syntax (``3``, ``1e-3``, ``[1, 2]``, ``null``, ``abc``).
+
+    Read like a config file: no anchors/aliases, no duplicate keys, no unsafe tags.
+    """
+    loader = _ConfigLoader(text)
+    loader.config_path = f"override value {text!r}"
     try:
-        value = yaml.safe_load(text)
+        node = loader.get_single_node()
+        value = None if node is None else _construct(node, _ConfigLoader(""), loader.config_path)
     except yaml.YAMLError as err:
         raise ConfigError(f"cannot parse override value {text!r}: {err}") from err
+    except RecursionError as err:
+        raise ConfigError(f"override value {text!r} is nested too deeply") from err
+    finally:
+        loader.dispose()
     if isinstance(value, str):
         try:
             return float(value) if re.fullmatch(r"[-+]?\d*\.?\d+[eE][-+]?\d+", value) else value
