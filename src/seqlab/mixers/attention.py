@@ -31,7 +31,7 @@ from torch import nn
 
 from seqlab.mixers.base import Mixer
 from seqlab.mixers.positional import check_positions
-from seqlab.registry import create, register
+from seqlab.registry import Paper, create, register
 
 POS_KINDS = ("none", "rope", "alibi", "urpe")
 WINDOW_BLOCK = 128  # queries per block of the sliding-window path
@@ -71,8 +71,11 @@ def default_heads(d_model: int) -> int:
 @register(
     "mixer",
     "attention",
-    cites="Attention Is All You Need, arXiv 1706.03762",
-    state_size="O(L * d_model) (window * 2 * d_model when windowed)",
+    implements=Paper("Attention Is All You Need", "1706.03762"),
+    used_by=[
+        "RNNs are not Transformers (Yet): The Key Bottleneck on In-context Retrieval",
+        "Randomized Positional Encodings Boost Length Generalization of Transformers",
+    ],
 )
 class Attention(Mixer):
     """Multi-head softmax attention (arXiv 1706.03762), causal or bidirectional, optional window.

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from seqlab.mixers.base import Mixer, reset_state
-from seqlab.registry import create, register
+from seqlab.registry import Paper, create, register
 
 
 class Block(nn.Module):
@@ -59,7 +59,14 @@ class Block(nn.Module):
         return (x_t if self.mlp is None else x_t + self.mlp(self.norm2(x_t))), state
 
 
-@register("model", "sequence_model")
+@register(
+    "model",
+    "sequence_model",
+    implements=Paper(
+        "Randomized Positional Encodings Boost Length Generalization of Transformers", "2305.16843"
+    ),
+    used_by=["Randomized Positional Encodings Boost Length Generalization of Transformers"],
+)
 class SequenceModel(nn.Module):
     """Embedding -> blocks of one registered mixer -> head."""
 

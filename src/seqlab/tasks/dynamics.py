@@ -21,14 +21,17 @@ from dataclasses import dataclass, field
 
 import torch
 
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 from seqlab.tasks.base import Task, check_ints
 
 
 @register(
     "task",
     "dynamics",
-    papers=["HiPPO-Prophecy: State-Space Models can Provably Learn Dynamical Systems in Context"],
+    implements=Paper(
+        "HiPPO-Prophecy: State-Space Models can Provably Learn Dynamical Systems in Context", "2407.09375"
+    ),
+    used_by=["HiPPO-Prophecy: State-Space Models can Provably Learn Dynamical Systems in Context"],
     description="in-context next-state prediction of a random stable linear system or a pendulum",
     metric="mse",
 )
