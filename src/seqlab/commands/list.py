@@ -12,6 +12,7 @@ HELP = "list registered components of a kind (mixers, tasks, tokenizers, strateg
 
 HIDDEN_INFO = {"test_cfg", "description"}
 WIDTH = 120
+NO_WRAP = {"name", "modes", "state growth", "default"}  # short columns kept on one line
 
 
 def add_arguments(p):
@@ -58,8 +59,11 @@ def run(args) -> int:
     kind = _normalise(args.kind)
     head, body = component_rows(kind)
     table = Table(title=f"seqlab {kind} components ({len(body)})", expand=True)
-    for i, col in enumerate(head):
-        table.add_column(col, overflow="fold", ratio=3 if i == 1 else 1)
+    for col in head:
+        if col in NO_WRAP:
+            table.add_column(col, no_wrap=True)
+        else:
+            table.add_column(col, overflow="fold", ratio=3 if col == "implements" else 2)
     for row in body:
         table.add_row(*row)
     Console(width=WIDTH).print(table)

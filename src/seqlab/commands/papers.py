@@ -171,6 +171,7 @@ def paper_table(store, module: str | None = None) -> tuple[list[str], list[list[
 
 def render(records: list[dict[str, Any]], title: str, width: int = WIDTH):
     """The rich table of ``records`` (summary line as its caption), sized to ``width`` columns."""
+    from rich.markup import escape
     from rich.table import Table
 
     colour = {
@@ -184,13 +185,13 @@ def render(records: list[dict[str, Any]], title: str, width: int = WIDTH):
     }
     table = Table(title=title, caption=summary_line(summary(records)), expand=True, width=width)
     table.add_column("#", no_wrap=True, width=3, justify="right")
-    table.add_column("paper", overflow="fold", ratio=8)
+    table.add_column("paper", overflow="fold", ratio=7)
     table.add_column("module", no_wrap=True, width=11)
     table.add_column("status", no_wrap=True, width=15)
-    for name, ratio in (("claim", 3), ("result", 3), ("components", 4)):
+    for name, ratio in (("claim", 3), ("result", 5), ("components", 3)):
         table.add_column(name, overflow="fold", ratio=ratio)
     for r in records:
-        claims = "\n".join(f"[{colour[c['status']]}]{_claim_text(c)}[/]" for c in r["claims"])
+        claims = "\n".join(f"[{colour[c['status']]}]{escape(_claim_text(c))}[/]" for c in r["claims"])
         table.add_row(
             str(r["number"]),
             r["title"],
