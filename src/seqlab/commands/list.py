@@ -10,7 +10,7 @@ from seqlab.registry import Entry, entries, kinds
 NAME = "list"
 HELP = "list registered components of a kind (mixers, tasks, tokenizers, strategies, ...) with their papers"
 
-HIDDEN_INFO = {"test_cfg", "description"}
+HIDDEN_INFO = {"test_cfg"}
 WIDTH = 120
 NO_WRAP = {"name", "modes", "state growth", "default"}  # short columns kept on one line
 

@@ -1,5 +1,5 @@
 """Nearest-mean classifier on frozen pretrained features ("A Simple Baseline that Questions the Use of
-Pretrained-Models in Continual Learning", Pelosin et al.)::
+Pretrained-Models in Continual Learning", Janson et al., arXiv 2210.04428)::
 
     mu_y = (1/n_y) sum_{i: y_i = y} phi(x_i),     y* = argmin_y || phi(x) - mu_y ||_2
 

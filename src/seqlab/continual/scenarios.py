@@ -192,7 +192,12 @@ def rotated_stream(
     )
 
 
-@register("scenario", "blurry", implements=Paper(ONLINE, "2308.10328"), used_by=[ONLINE], type="protocol")
+@register(
+    "scenario",
+    "blurry",
+    implements=Paper("Rainbow Memory: Continual Learning with a Memory of Diverse Samples", "2103.17230"),
+    type="protocol",
+)
 def blurry(stream: Stream, fraction: float = 0.1, seed: int = 0) -> Stream:
     """Swap ``fraction`` of each experience's training examples with other experiences' examples.
 

@@ -191,7 +191,7 @@ STATUS: dict[str, Judgement] = {
     ),
     "A Comprehensive Empirical Evaluation on Online Continual Learning": _j(
         PARTIAL,
-        "online and blurry streams, reservoir replay, stability metric; missing: most of the methods it "
+        "online streams, reservoir replay, stability metric; missing: most of the methods it "
         "compares and its linear-probe representation-quality evaluation",
     ),
     (
