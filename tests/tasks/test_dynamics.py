@@ -49,3 +49,30 @@ def test_copy_last_baseline():
 def test_constraints(cfg, msg):
     with pytest.raises(ValueError, match=msg):
         create("task", "dynamics", **cfg)
+
+
+def test_predict_zero_and_least_squares_baselines():
+    task = create("task", "dynamics", state_dim=3, seq_len=64, noise=0.05)
+    b = task.sample(32, seed=1)
+    zero = task.predict_zero_mse(b)
+    assert zero == pytest.approx((b["targets"] ** 2).mean().item(), rel=1e-6)
+    ls = task.least_squares_mse(b)
+    # in-context least squares beats both trivial predictors and ends near the noise floor
+    assert ls < 0.5 * min(zero, task.copy_last_mse(b))
+    pred = task.least_squares_predictions(b["inputs"])
+    late = ((pred - b["targets"]) ** 2)[:, 40:].mean().item()
+    assert late < 4 * task.noise**2
+
+
+def test_least_squares_is_causal_and_exact_on_noiseless_systems():
+    task = create("task", "dynamics", state_dim=2, seq_len=30, noise=0.0)
+    b = task.sample(4, seed=3)
+    pred = task.least_squares_predictions(b["inputs"].double(), ridge=1e-9)
+    assert torch.allclose(pred[:, 0], torch.zeros_like(pred[:, 0]))  # nothing seen yet
+    assert torch.allclose(pred[:, 5:], b["targets"][:, 5:].double(), atol=1e-4)
+    changed = b["inputs"].clone()
+    changed[:, 20:] += 1.0  # the future must not move earlier predictions
+    pred2 = task.least_squares_predictions(changed.double(), ridge=1e-9)
+    assert torch.allclose(pred[:, :20], pred2[:, :20])
+    with pytest.raises(ValueError, match="inputs"):
+        task.least_squares_predictions(b["inputs"][0])

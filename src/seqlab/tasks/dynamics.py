@@ -12,7 +12,16 @@ infer the dynamics from the states it has seen and predict the next one. Inputs 
   semi-implicit Euler, ``w_{t+1} = w_t - dt (k sin(th_t) + c w_t)``, ``th_{t+1} = th_t + dt w_{t+1}``,
   with ``k ~ U[0.5, 2]``, ``c ~ U[0, 0.2]``, ``th_0 ~ U[-2, 2]``, ``w_0 ~ U[-1, 1]``, plus ``sigma`` noise.
 
-:meth:`copy_last_mse` gives the naive "predict x_{t+1} = x_t" baseline on a batch.
+Baselines on the same batch (what the HiPPO-Prophecy claim must beat, and its near-optimum):
+
+- :meth:`predict_zero_mse`: predict ``x_{t+1} = 0`` (the stationary mean of a stable system);
+- :meth:`copy_last_mse`: predict ``x_{t+1} = x_t``;
+- :meth:`least_squares_mse`: the in-context least-squares fit of the linear system. At step ``t``
+  only ``x_0..x_t`` are visible, so ``A_t = S_yx (S_xx + lam I)^{-1}`` with
+  ``S_xx = sum_{s<t} x_s x_s^T`` and ``S_yx = sum_{s<t} x_{s+1} x_s^T`` (ridge ``lam`` keeps the
+  first ``d`` steps defined; ``A_0 = 0``), and the prediction is ``A_t x_t``. For the linear system
+  with Gaussian noise this is the maximum-likelihood estimate of ``A`` from the prefix, so its
+  error approaches the noise floor ``sigma^2`` as ``t`` grows: a near-optimal causal predictor.
 """
 
 from __future__ import annotations
@@ -103,7 +112,45 @@ class Dynamics(Task):
         return torch.stack(out, dim=1)
 
     @staticmethod
-    def copy_last_mse(batch) -> float:
-        """MSE of the naive predictor ``x_{t+1} = x_t`` over the labelled positions."""
+    def _mse(pred, batch) -> float:
         m = batch["mask"]
-        return ((batch["inputs"] - batch["targets"]) ** 2)[m].mean().item()
+        return ((pred - batch["targets"]) ** 2).mean(-1)[m].mean().item()
+
+    @classmethod
+    def copy_last_mse(cls, batch) -> float:
+        """MSE of the naive predictor ``x_{t+1} = x_t`` over the labelled positions."""
+        return cls._mse(batch["inputs"], batch)
+
+    @classmethod
+    def predict_zero_mse(cls, batch) -> float:
+        """MSE of predicting ``x_{t+1} = 0`` (the stable system's stationary mean)."""
+        return cls._mse(torch.zeros_like(batch["targets"]), batch)
+
+    @staticmethod
+    def least_squares_predictions(inputs: torch.Tensor, ridge: float = 1e-3) -> torch.Tensor:
+        """Causal in-context least-squares predictions ``A_t x_t`` for ``inputs (n, L, d)``.
+
+        ``A_t`` is fitted (ridge ``ridge``) on the pairs ``(x_s, x_{s+1})``, ``s < t``, all inside
+        the visible prefix ``x_0..x_t``; ``A_0 = 0``.
+        """
+        if inputs.dim() != 3:
+            raise ValueError(f"least_squares_predictions expects inputs (n, L, d), got {tuple(inputs.shape)}")
+        if not ridge > 0:
+            raise ValueError(f"least_squares_predictions expects ridge > 0, got {ridge!r}")
+        x = inputs.double()
+        n, L, d = x.shape
+        prev, nxt = x[:, :-1], x[:, 1:]  # pair s: (x_s, x_{s+1}), visible from step s + 1 on
+        sxx = torch.cumsum(torch.einsum("nti,ntj->ntij", prev, prev), dim=1)
+        syx = torch.cumsum(torch.einsum("nti,ntj->ntij", nxt, prev), dim=1)
+        zeros = x.new_zeros(n, 1, d, d)
+        sxx = torch.cat([zeros, sxx], 1)  # at step t: pairs s < t
+        syx = torch.cat([zeros, syx], 1)
+        eye = torch.eye(d, dtype=x.dtype)
+        # A_t = S_yx (S_xx + lam I)^{-1}  <=>  A_t^T = (S_xx + lam I)^{-1} S_yx^T  (S_xx symmetric)
+        a_t = torch.linalg.solve(sxx + ridge * eye, syx.transpose(-1, -2)).transpose(-1, -2)
+        return torch.einsum("ntij,ntj->nti", a_t, x).to(inputs.dtype)
+
+    @classmethod
+    def least_squares_mse(cls, batch) -> float:
+        """MSE of the causal in-context least-squares fit of a linear system (near-optimal on one)."""
+        return cls._mse(cls.least_squares_predictions(batch["inputs"]), batch)
