@@ -76,3 +76,20 @@ def test_least_squares_is_causal_and_exact_on_noiseless_systems():
     assert torch.allclose(pred[:, :20], pred2[:, :20])
     with pytest.raises(ValueError, match="inputs"):
         task.least_squares_predictions(b["inputs"][0])
+
+
+def test_system_seed_fixes_one_linear_system():
+    task = create("task", "dynamics", state_dim=3, seq_len=20, noise=0.0, system_seed=7)
+    a, b = task.sample(2, seed=0), task.sample(3, seed=5)
+    x = torch.cat([a["inputs"], b["inputs"]]).double()
+    y = torch.cat([a["targets"], b["targets"]]).double()
+    # one A maps every state of every trajectory to its successor
+    A = torch.linalg.lstsq(x.reshape(-1, 3), y.reshape(-1, 3)).solution.T
+    assert torch.allclose(x @ A.T, y, atol=1e-4)
+    free = create("task", "dynamics", state_dim=3, seq_len=20, noise=0.0).sample(5, seed=0)
+    fx, fy = free["inputs"].double().reshape(-1, 3), free["targets"].double().reshape(-1, 3)
+    B = torch.linalg.lstsq(fx, fy).solution
+    assert not torch.allclose(fx @ B, fy, atol=1e-2)
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="system_seed"):
+            create("task", "dynamics", system_seed=bad)

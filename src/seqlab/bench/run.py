@@ -66,6 +66,8 @@ def build_model(cfg: RunConfig, task):
         pos_enc=cfg.pos_enc,
         max_len=max_len,
         randomized_positions=cfg.randomized_positions,
+        # only passed when set, so configs without it build models of any SequenceModel version
+        **({"random_positions_at_eval": True} if cfg.random_positions_at_eval else {}),
     )
     if cfg.state_init != "zero":
         modes = getattr(model.blocks[0].mixer, "modes", ())

@@ -7,7 +7,9 @@ infer the dynamics from the states it has seen and predict the next one. Inputs 
 
 - ``system="linear"``: ``x_{t+1} = A x_t + sigma * eps_t`` with ``A = rho * M / spectral_radius(M)``,
   ``M`` Gaussian, ``rho ~ U[rho_min, rho_max]`` (stable: ``rho < 1``), ``x_0 ~ N(0, I)``,
-  ``eps_t ~ N(0, I)``.
+  ``eps_t ~ N(0, I)``. ``system_seed=k`` fixes one system (``A`` drawn from seed ``k``) for every
+  trajectory: the model can then learn ``A`` into its weights, no in-context inference needed --
+  the positive control of the HiPPO-Prophecy claim (training fits dynamics at all).
 - ``system="pendulum"`` (nonlinear, ``state_dim = 2``): a damped pendulum integrated with
   semi-implicit Euler, ``w_{t+1} = w_t - dt (k sin(th_t) + c w_t)``, ``th_{t+1} = th_t + dt w_{t+1}``,
   with ``k ~ U[0.5, 2]``, ``c ~ U[0, 0.2]``, ``th_0 ~ U[-2, 2]``, ``w_0 ~ U[-1, 1]``, plus ``sigma`` noise.
@@ -52,6 +54,7 @@ class Dynamics(Task):
     rho_min: float = 0.8
     rho_max: float = 0.99
     dt: float = 0.1
+    system_seed: int | None = None
     d_input: int = field(default=0, init=False)
     n_outputs: int = field(default=0, init=False)
     output: str = field(default="regression", init=False)
@@ -72,6 +75,11 @@ class Dynamics(Task):
             )
         if self.noise < 0 or self.dt <= 0:
             raise ValueError(f"dynamics: need noise >= 0 and dt > 0, got noise={self.noise}, dt={self.dt}")
+        ss = self.system_seed
+        if ss is not None and (isinstance(ss, bool) or not isinstance(ss, int) or ss < 0):
+            raise ValueError(f"dynamics: system_seed must be None or an int >= 0, got {self.system_seed!r}")
+        if self.system_seed is not None and self.system != "linear":
+            raise ValueError("dynamics: system_seed fixes a linear system; use it with system='linear'")
         self.d_input = self.n_outputs = self.state_dim
 
     def generate(self, n, length, generator):
@@ -86,9 +94,12 @@ class Dynamics(Task):
 
     def _linear(self, n, g):
         d, L = self.state_dim, self.seq_len
-        M = torch.randn(n, d, d, generator=g, dtype=torch.float64)
+        gs = g if self.system_seed is None else torch.Generator().manual_seed(self.system_seed)
+        m = n if self.system_seed is None else 1
+        M = torch.randn(m, d, d, generator=gs, dtype=torch.float64)
         radius = torch.linalg.eigvals(M).abs().amax(-1)
-        rho = self.rho_min + (self.rho_max - self.rho_min) * torch.rand(n, generator=g, dtype=torch.float64)
+        rho = self.rho_min + (self.rho_max - self.rho_min) * torch.rand(m, generator=gs, dtype=torch.float64)
+        M, radius, rho = M.expand(n, d, d), radius.expand(n), rho.expand(n)
         A = M * (rho / radius)[:, None, None]
         x = torch.randn(n, d, generator=g, dtype=torch.float64)
         eps = self.noise * torch.randn(n, L, d, generator=g, dtype=torch.float64)
