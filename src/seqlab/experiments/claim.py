@@ -144,6 +144,7 @@ class Claim:
     make_runs: Callable[[int], Mapping[str, Any]]  # seed -> {run name: RunConfig}
     measure: Measure
     allowed_gap: float | None = None  # bound on |mean - optimum| for "optimum" baselines
+    details: Callable[[Mapping[int, SeedResults]], str] | None = None  # extra figures (not judged)
 
     def __post_init__(self):
         if self.direction not in DIRECTIONS:
@@ -223,6 +224,11 @@ class Claim:
                 out[seed][name] = row["result"] if "result" in row else row
         return out
 
+    def status(self, store) -> tuple[str, str]:
+        """(status, figure) from ``store`` -- :meth:`evaluate` in two strings, for tables."""
+        r = self.evaluate(store)
+        return r.status, r.figure
+
     def stored(self, store) -> int:
         return sum(store.get(k) is not None for k in self.keys())
 
@@ -261,6 +267,8 @@ class Claim:
         d = self.direction
         control = f"{self.control.description} {ctl_iv.mean:.3f} (target {self.control.target:g})"
         fig = self._figure(iv, base)
+        if self.details is not None:
+            fig += f"; {self.details(results)}"
         common = dict(
             name=self.name,
             direction=d,
