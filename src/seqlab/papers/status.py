@@ -97,6 +97,11 @@ STATUS: dict[str, Judgement] = {
         "mqar (zoology's generator) with attention vs recurrent mixers; missing: the IsTree task and the "
         "retrieval-augmented (in-context RAG) variant",
     ),
+    "Understanding and Improving Length Generalization in Recurrent Models": _j(
+        PARTIAL,
+        "noise and foreign-final-state initialisation (seqlab.train.state_init) with data-dependent "
+        "recurrences on the text_lm task; missing: its fitted-noise and truncated-BPTT interventions",
+    ),
     "HiPPO-Prophecy: State-Space Models can Provably Learn Dynamical Systems in Context": _j(
         PARTIAL,
         "dynamics task (in-context next state) with trained SSMs; missing: the paper's HiPPO weight "
