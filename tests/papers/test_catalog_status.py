@@ -185,3 +185,28 @@ def test_list_shows_the_implemented_paper_per_component(capsys):
     out = re.sub(r"\s+", " ", capsys.readouterr().out)
     assert "1711.00937" in out and "2410.06424" in out and "2310.05737" in out
     assert "Beyond Orthography" not in out
+
+
+def test_claim_result_reads_the_claim_protocols_result_type():
+    from seqlab.experiments.claim import ClaimResult
+
+    r = ClaimResult(
+        "failed", 0.4, 0.3, float("nan"), 3, 42.0, "acc 0.4", "control 0.99 >= 0.9", {"chance": 0.5}
+    )
+    out = cmd.claim_result(FakeClaim("real", POINTER, r), None)
+    assert out == {
+        "name": "real",
+        "status": "failed",
+        "mean": 0.4,
+        "low": 0.3,
+        "high": None,
+        "seeds": 3,
+        "seconds": 42.0,
+        "figure": "acc 0.4",
+    }  # a non-finite bound is reported as null (JSON has no NaN)
+
+
+def test_real_claims_are_not_run_without_a_store():
+    records = cmd.paper_records(None)
+    claims = [c for r in records for c in r["claims"]]
+    assert claims and all(c["status"] == "not run" and c["mean"] is None for c in claims)
