@@ -180,7 +180,7 @@ def _qualname(obj) -> str:
 def _load(kind: str) -> None:
     """Import the package of ``kind``; see the module docstring for which failures are tolerated."""
     pkg = KIND_PACKAGES.get(kind)
-    if pkg is None:
+    if pkg is None or kind in _MISSING_EXTRAS:  # already loaded as far as the installed extras allow
         return
     try:
         importlib.import_module(pkg)
