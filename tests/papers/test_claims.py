@@ -259,3 +259,22 @@ def test_random_positions_at_eval_needs_randomized_positions():
         RunConfig(task="even_pairs", mixer="attention", random_positions_at_eval=True)
     with pytest.raises(ConfigError, match="true or false"):
         RunConfig(task="even_pairs", mixer="attention", randomized_positions=64, random_positions_at_eval=1)
+
+
+def test_full_suite_holds_every_chomsky_task_in_both_arms_and_the_table_reads_them(tmp_path):
+    from seqlab.bench.store import ResultStore
+    from seqlab.papers.claims import CHOMSKY_TASKS, rpe_arms, rpe_table
+
+    full = {r.key() for r in load_suite("full").runs}
+    assert len(CHOMSKY_TASKS) == 15
+    wanted = {cfg.key() for t in CHOMSKY_TASKS for s in (0, 1, 2) for cfg in rpe_arms(t, s).values()}
+    assert wanted <= full
+    with ResultStore(tmp_path / "s.sqlite") as store:
+        for s, (std, rnd) in enumerate(((0.5, 0.8), (0.55, 0.75), (0.6, 0.7))):
+            arms = rpe_arms("reverse_string", s)
+            store.put(arms["reverse_string/standard"], res(1.0, std))
+            store.put(arms["reverse_string/randomized"], res(1.0, rnd))
+        head, body = rpe_table(store)
+    row = next(b for b in body if b[0] == "reverse_string")
+    assert row[1] == "3" and row[2].startswith("55.0") and row[3].startswith("75.0") and row[4] == "+20.0"
+    assert body[-1][0] == "average" and "+12.0" in body[-1][5]

@@ -179,7 +179,7 @@ def run_one(
     cfg: RunConfig, *, checkpoint_dir=None, resume: bool = False, device: str = "cpu", progress=False
 ) -> dict[str, Any]:
     """Fit ``cfg`` and return its result dict (metrics, curves, history, sizes, timing)."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     task = build_task(cfg)
     model = build_model(cfg, task).to(device)
     metric = task.metric
@@ -249,5 +249,7 @@ def run_one(
         "state_floats": state_floats(model, task, device),
         "tokens_per_s": sum(tps) / len(tps) if tps else None,
         "wall_time": time.perf_counter() - t0,
+        # CPU seconds of this process: on a loaded machine, the single-thread time a quiet one would take
+        "cpu_time": time.process_time() - c0,
     }
     return out
