@@ -1,7 +1,7 @@
 import pytest
 
 from seqlab.config import RunConfig
-from seqlab.experiments.claim import Baseline, Claim, ClaimResult, Control, claims_html
+from seqlab.experiments.claim import Baseline, Claim, ClaimResult, Control, claims_html, claims_markdown
 
 
 def _runs(seed):
@@ -128,3 +128,5 @@ def test_result_serialises_and_renders_escaped_html():
     nr = ClaimResult("not run", None, None, None, 0, None, "0/6 runs stored", "", name="<x>")
     page = claims_html({"toy": r, "<x>": nr})
     assert "&lt;x&gt;" in page and "passed" in page and "#1a7f37" in page
+    md = claims_markdown({"toy": r, "<x>": nr})
+    assert md.count("\n") == 3 and "**passed**" in md and "| 3 |" in md

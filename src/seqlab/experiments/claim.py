@@ -253,7 +253,8 @@ class Claim:
         seconds = 0.0
         for seed_res in results.values():
             for r in seed_res.values():
-                seconds += float(r.get("wall_time") or 0.0)
+                # CPU seconds when recorded (single-thread cost even on a loaded machine), else wall time
+                seconds += float(r.get("cpu_time") or r.get("wall_time") or 0.0)
         return self.judge(results, seconds=seconds or None)
 
     def judge(self, results: Mapping[int, SeedResults], seconds: float | None = None) -> ClaimResult:
@@ -343,3 +344,27 @@ def claims_html(results: Mapping[str, ClaimResult]) -> str:
         )
     out.append("</table>")
     return "\n".join(out)
+
+
+def claims_markdown(results: Mapping[str, ClaimResult]) -> str:
+    """The claims table of :func:`claims_html` in Markdown (for ``summary.md``)."""
+    head = [
+        "claim",
+        "status",
+        "mean [95% interval]",
+        "seeds",
+        "positive control",
+        "baselines",
+        "seconds",
+        "figure",
+    ]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for name, r in results.items():
+        interval = (
+            "" if r.mean is None else f"{_num(r.mean)} [{_num(r.low)}, {_num(r.high)}] ({r.direction} better)"
+        )
+        base = ", ".join(f"{k} {_num(v)}" for k, v in r.baselines.items())
+        secs = "" if r.seconds is None else f"{r.seconds:.0f}"
+        cells = [name, f"**{r.status}**", interval, str(r.seeds), r.control, base, secs, r.figure]
+        lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+    return "\n".join(lines)
