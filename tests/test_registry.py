@@ -191,3 +191,11 @@ def test_seed_papers_are_not_credited_to_generic_components():
         "On the Expressivity of Selective State-Space Layers: A Multivariate Polynomial Approach"
     ]
     assert expressivity.status == "partial" and expressivity.implemented_by == []
+
+
+def test_a_paper_has_one_arxiv_id_across_components():
+    ids: dict[str, set] = {}
+    for e in registry.all_entries():
+        for p in e.implements:
+            ids.setdefault(p.title, set()).add((p.arxiv, p.venue))
+    assert {t: v for t, v in ids.items() if len(v) > 1} == {}
