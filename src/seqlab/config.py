@@ -49,6 +49,7 @@ class RunConfig:
     n_layers: int = 2
     pos_enc: str = "none"
     randomized_positions: int | None = None
+    random_positions_at_eval: bool = False
     lr: float = 1e-3
     weight_decay: float = 0.01
     steps: int = 1000
@@ -72,6 +73,16 @@ class RunConfig:
         if self.state_init not in ("zero", "noise", "foreign"):
             raise ConfigError(
                 f"field 'state_init': expected 'zero', 'noise' or 'foreign', got {self.state_init!r}"
+            )
+        if not isinstance(self.random_positions_at_eval, bool):
+            raise ConfigError(
+                "field 'random_positions_at_eval': expected true or false, "
+                f"got {self.random_positions_at_eval!r}"
+            )
+        if self.random_positions_at_eval and self.randomized_positions is None:
+            raise ConfigError(
+                "field 'random_positions_at_eval': needs randomized_positions=M "
+                "(the range sampled at evaluation)"
             )
         if self.eval_lengths is not None:
             object.__setattr__(self, "eval_lengths", tuple(int(x) for x in self.eval_lengths))

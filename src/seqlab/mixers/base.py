@@ -19,6 +19,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from seqlab import debug
+
 State = Any
 
 ALL_MODES = ("parallel", "chunked", "step")
@@ -60,7 +62,7 @@ class Mixer(nn.Module):
             raise ValueError(f"{name} expects a non-empty sequence (length >= 1), got length 0")
         if x.shape[0] == 0:
             raise ValueError(f"{name} expects batch >= 1, got an empty batch")
-        if not torch.isfinite(x).all():
+        if debug.enabled() and not torch.isfinite(x).all():  # a value read: device sync per layer
             raise ValueError(f"{name} expects finite inputs, got NaN or inf")
 
     # -- recurrent interface (overridden by mixers that support it) ---------------------

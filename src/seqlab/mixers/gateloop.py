@@ -31,7 +31,7 @@ from torch.utils.checkpoint import checkpoint
 
 from seqlab.mixers.base import Mixer
 from seqlab.ops.scan import scan_chunked
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 MODES = ("scan", "recurrent", "attention")
 BLOCK_NUMEL = 2**20  # states per scan block: 8 MiB complex64 per copy
@@ -115,9 +115,8 @@ def gateloop_attention(s0, log_mag, phase, q, k, v):
 @register(
     "mixer",
     "gateloop",
-    papers=["GateLoop: Fully Data-Controlled Linear Recurrence for Sequence Modeling"],
-    modes="parallel (scan|recurrent|attention), chunked, step",
-    state="complex n_heads * d_k * d_v",
+    implements=Paper("GateLoop: Fully Data-Controlled Linear Recurrence for Sequence Modeling", "2311.01927"),
+    used_by=["GateLoop: Fully Data-Controlled Linear Recurrence for Sequence Modeling"],
 )
 class GateLoop(Mixer):
     """GateLoop mixer (arXiv 2311.01927): S_t = diag(a_t) S_{t-1} + k_t v_t^T, y_t = Re(q_t^T S_t)."""

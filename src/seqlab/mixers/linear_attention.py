@@ -15,7 +15,7 @@ from torch import nn
 
 from seqlab.mixers.base import Mixer
 from seqlab.ops.gla import gla_chunked, gla_step
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 
 class _MatrixStateMixer(Mixer):
@@ -64,9 +64,10 @@ class _MatrixStateMixer(Mixer):
 @register(
     "mixer",
     "linear_attention",
-    cites="Transformers are RNNs: Fast Autoregressive Transformers with Linear Attention, arXiv 2006.16236",
-    modes=("parallel", "chunked", "step"),
-    state_size="n_heads * d_head * (d_head + 1)",
+    implements=Paper(
+        "Transformers are RNNs: Fast Autoregressive Transformers with Linear Attention", "2006.16236"
+    ),
+    used_by=["On the Expressivity of Selective State-Space Layers: A Multivariate Polynomial Approach"],
     test_cfg={"n_heads": 2},
 )
 class LinearAttention(_MatrixStateMixer):
@@ -108,9 +109,7 @@ class LinearAttention(_MatrixStateMixer):
 @register(
     "mixer",
     "retention",
-    cites="Retentive Network: A Successor to Transformer for Large Language Models, arXiv 2307.08621",
-    modes=("parallel", "chunked", "step"),
-    state_size="n_heads * d_head * v_expand * d_head",
+    implements=Paper("Retentive Network: A Successor to Transformer for Large Language Models", "2307.08621"),
     test_cfg={"n_heads": 2},
 )
 class Retention(_MatrixStateMixer):

@@ -27,7 +27,7 @@ from seqlab.mixers.base import Mixer
 from seqlab.mixers.lssl import log_uniform, make_generator
 from seqlab.ops.hippo import legs_nplr
 from seqlab.ops.scan import scan_chunked, scan_sequential
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 UNIVERSALITY = "On the Universality of Linear Recurrences Followed by Nonlinear Projections"
 
@@ -90,9 +90,9 @@ def _complex_normal(shape, std: float, gen) -> torch.Tensor:
     return torch.complex(torch.randn(shape, generator=gen), torch.randn(shape, generator=gen)) * std
 
 
-@register("mixer", "lru", papers=[UNIVERSALITY],
-          cites="Resurrecting Recurrent Neural Networks for Long Sequences, arXiv 2303.06349",
-          state="diagonal complex, ring init, gamma normalisation")
+@register("mixer", "lru",
+          implements=Paper("Resurrecting Recurrent Neural Networks for Long Sequences", "2303.06349"),
+          used_by=[UNIVERSALITY])
 class LRU(DiagonalMIMO):
     """LRU (arXiv 2303.06349): ``x_t = lambda x_{t-1} + gamma B u_t``, ``y_t = Re(C x_t) + D u_t``.
 
@@ -124,8 +124,8 @@ class LRU(DiagonalMIMO):
 
 
 @register("mixer", "s5",
-          cites="Simplified State Space Layers for Sequence Modeling, arXiv 2208.04933",
-          state="MIMO diagonal complex, HiPPO-N init, ZOH")
+          implements=Paper("Simplified State Space Layers for Sequence Modeling", "2208.04933"),
+          used_by=[UNIVERSALITY])
 class S5(DiagonalMIMO):
     """S5 (arXiv 2208.04933): MIMO ``x_t = exp(Lambda dt) x_{t-1} + dB u_t``, ``y_t = 2 Re(C x_t) + D u_t``.
 

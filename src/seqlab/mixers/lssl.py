@@ -23,7 +23,7 @@ from torch import nn
 from seqlab.mixers.base import Mixer
 from seqlab.ops.fft_conv import fft_conv
 from seqlab.ops.hippo import discretize_dense, krylov, krylov_kernel, legs
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 LSSL_TITLE = "Combining Recurrent, Convolutional, and Continuous-time Models with Linear State-Space Layers"
 
@@ -122,7 +122,7 @@ class DenseRecurrence:
         return y.to(x_t.dtype), h
 
 
-@register("mixer", "lssl", papers=[LSSL_TITLE], state="dense HiPPO-LegS, bilinear")
+@register("mixer", "lssl", implements=Paper(LSSL_TITLE, "2110.13985"), used_by=[LSSL_TITLE])
 class LSSL(DenseRecurrence, ConvSSM):
     """LSSL (arXiv 2110.13985): per-channel SISO SSM with dense HiPPO-LegS A, Krylov kernel.
 

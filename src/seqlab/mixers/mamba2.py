@@ -25,7 +25,7 @@ from torch import nn
 
 from seqlab.mixers.base import Mixer
 from seqlab.ops.gla import gla_chunked, gla_step
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 
 class _RMSNorm(nn.Module):
@@ -41,10 +41,11 @@ class _RMSNorm(nn.Module):
 @register(
     "mixer",
     "mamba2",
-    cites="Transformers are SSMs: Generalized Models and Efficient Algorithms Through Structured State "
-    "Space Duality, arXiv 2405.21060",
-    modes=("parallel", "chunked", "step"),
-    state_size="n_heads * d_state * head_dim + (d_conv - 1) * (d_inner + 2 * d_state)",
+    implements=Paper(
+        "Transformers are SSMs: Generalized Models and Efficient Algorithms Through Structured State "
+        "Space Duality",
+        "2405.21060",
+    ),
     test_cfg={"d_state": 8, "head_dim": 8},
 )
 class Mamba2(Mixer):

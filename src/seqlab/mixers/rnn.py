@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqlab.mixers.base import Mixer
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 # Longest sequence handed to the fused kernel in one call: cuDNN refused 65536 steps
@@ -158,7 +158,6 @@ class RecurrentMixer(Mixer):
 
 
 CATALOG_TITLE = "A Critical Review of Recurrent Neural Networks for Sequence Learning"
-MODES_INFO = "parallel, chunked, step (parallel only if bidirectional)"
 
 
 class StableRNN(nn.Module):
@@ -201,7 +200,15 @@ class StableRNN(nn.Module):
 INVERSE_TITLE = "Inverse Approximation Theory for Nonlinear Recurrent Neural Networks"
 
 
-@register("mixer", "rnn", papers=[CATALOG_TITLE, INVERSE_TITLE], modes=MODES_INFO, state="h per layer")
+@register(
+    "mixer",
+    "rnn",
+    implements=(
+        Paper("Finding Structure in Time", venue="Cognitive Science 14(2), 1990"),
+        Paper(INVERSE_TITLE, "2305.19190"),
+    ),
+    used_by=[CATALOG_TITLE, INVERSE_TITLE],
+)
 class ElmanRNN(RecurrentMixer):
     """Elman RNN mixer (arXiv 1506.00019): h_t = tanh(W_i x_t + W_h h_{t-1} + b), y_t = W_o h_t.
 
@@ -241,10 +248,8 @@ class ElmanRNN(RecurrentMixer):
 @register(
     "mixer",
     "lstm",
-    papers=[CATALOG_TITLE],
-    state="(h, c) per layer",
-    cites="Long Short-Term Memory, Hochreiter & Schmidhuber, Neural Computation 1997",
-    modes=MODES_INFO,
+    implements=Paper("Long Short-Term Memory", venue="Neural Computation 9(8), 1997"),
+    used_by=[CATALOG_TITLE],
 )
 class LSTM(RecurrentMixer):
     """LSTM mixer (arXiv 1506.00019): c_t = f*c_{t-1} + i*g, h_t = o*tanh(c_t), y_t = W_o h_t."""
@@ -256,11 +261,11 @@ class LSTM(RecurrentMixer):
 @register(
     "mixer",
     "gru",
-    papers=[CATALOG_TITLE],
-    state="h per layer",
-    cites="Learning Phrase Representations using RNN Encoder-Decoder for Statistical Machine "
-    "Translation, arXiv 1406.1078",
-    modes=MODES_INFO,
+    implements=Paper(
+        "Learning Phrase Representations using RNN Encoder-Decoder for Statistical Machine Translation",
+        "1406.1078",
+    ),
+    used_by=[CATALOG_TITLE],
 )
 class GRU(RecurrentMixer):
     """GRU mixer (arXiv 1506.00019, 1406.1078): h_t = (1 - z) * n + z * h_{t-1}, y_t = W_o h_t."""

@@ -32,7 +32,7 @@ from seqlab.mixers.lssl import ConvSSM, DenseRecurrence
 from seqlab.ops.blockwise import map_blocks
 from seqlab.ops.hippo import discretize_diag, legs_dplr, s4d_init
 from seqlab.ops.scan import scan_chunked
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 S4_TITLE = "Efficiently Modeling Long Sequences with Structured State Spaces"
 # kernel generation runs over blocks of frequencies (S4) or positions (S4D) whose (H, N, block)
@@ -74,7 +74,7 @@ class _ComplexEigs(ConvSSM):
         return torch.complex(-torch.exp(self.log_neg_re), self.im)
 
 
-@register("mixer", "s4", papers=[S4_TITLE], state="DPLR HiPPO-LegS, bilinear, Cauchy kernel")
+@register("mixer", "s4", implements=Paper(S4_TITLE, "2111.00396"), used_by=[S4_TITLE])
 class S4(DenseRecurrence, _ComplexEigs):
     """S4 (arXiv 2111.00396): DPLR ``A = Lambda - P P^*``, Cauchy + Woodbury kernel at roots of unity.
 
@@ -132,9 +132,9 @@ class S4(DenseRecurrence, _ComplexEigs):
         return kernel(c), kb
 
 
-@register("mixer", "s4d", papers=[S4_TITLE],
-          cites="On the Parameterization and Initialization of Diagonal State Space Models, arXiv 2206.11893",
-          state="diagonal complex, S4D-Lin/Inv, Vandermonde kernel")
+@register("mixer", "s4d",
+          implements=Paper("On the Parameterization and Initialization of Diagonal State Space Models",
+                           "2206.11893"))
 class S4D(_ComplexEigs):
     """S4D (arXiv 2206.11893): diagonal complex SSM, Vandermonde kernel, scan for recurrence.
 
