@@ -3,7 +3,7 @@ import textwrap
 import pytest
 
 from seqlab.bench.grid import load_grid, load_suite, suite_names
-from seqlab.config import ConfigError, apply_overrides
+from seqlab.experiments.config import ConfigError, apply_overrides
 
 GOOD = """\
 name: toy

@@ -10,7 +10,7 @@ import pytest
 
 from seqlab.bench.runner import run_grid
 from seqlab.bench.store import ResultStore
-from seqlab.config import RunConfig
+from seqlab.experiments.config import RunConfig
 
 N_RUNS = 40
 
@@ -19,7 +19,7 @@ SCRIPT = textwrap.dedent(
     import sys, time
     from seqlab.bench.runner import run_grid
     from seqlab.bench.store import ResultStore
-    from seqlab.config import RunConfig
+    from seqlab.experiments.config import RunConfig
 
     def fake_run(cfg, checkpoint_dir=None, resume=False):
         time.sleep(0.03)

@@ -1,4 +1,4 @@
-"""Experiment grids: a small YAML/TOML file expanded into :class:`~seqlab.config.RunConfig` s.
+"""Experiment grids: a small YAML/TOML file expanded into :class:`~seqlab.experiments.config.RunConfig` s.
 
 ::
 
@@ -28,7 +28,14 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seqlab.config import RUN_FIELDS, ConfigError, RunConfig, apply_overrides, load_config_file, where
+from seqlab.experiments.config import (
+    RUN_FIELDS,
+    ConfigError,
+    RunConfig,
+    apply_overrides,
+    load_config_file,
+    where,
+)
 from seqlab.registry import names
 
 SWEEPS = {"mixers": "mixer", "widths": "d_model", "lrs": "lr", "seeds": "seed"}

@@ -1,4 +1,5 @@
-"""One benchmark run: build the task and model of a :class:`~seqlab.config.RunConfig`, fit, evaluate.
+"""One benchmark run: build the task and model of a :class:`~seqlab.experiments.config.RunConfig`,
+fit, evaluate.
 
 Evaluation uses fixed test sets drawn from the task's test seed range: in distribution (a few
 training lengths, or the task's fixed length) during training -- the early-stopping metric -- and,
@@ -15,7 +16,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from seqlab.config import RunConfig
+from seqlab.experiments.config import RunConfig
 from seqlab.models import SequenceModel
 from seqlab.registry import create, get
 from seqlab.train import fit

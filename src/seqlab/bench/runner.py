@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from seqlab.bench.store import ResultStore
-from seqlab.config import RunConfig
+from seqlab.experiments.config import RunConfig
 
 
 @dataclass

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from seqlab.config import RunConfig
+from seqlab.experiments.config import RunConfig
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from seqlab.config import RunConfig
+from seqlab.experiments.config import RunConfig
 
 # Same optimisation settings as the default suite, so shared configurations share store rows.
 BASE = dict(batch_size=32, n_layers=2, lr=3e-3, warmup=20, eval_every=50, eval_n=128, target=0.99)
