@@ -513,10 +513,13 @@ class ResultStore:
         self._beat_stop.clear()
 
         def beat():
-            conn = sqlite3.connect(str(self.path), timeout=60, isolation_level=None)
+            # mode=rw: never create a file at a path whose store was deleted meanwhile
+            uri = f"{self.path.absolute().as_uri()}?mode=rw"
+            conn = sqlite3.connect(uri, uri=True, timeout=60, isolation_level=None)
             try:
                 while not self._beat_stop.wait(interval):
-                    with contextlib.suppress(sqlite3.Error):
+                    with contextlib.suppress(sqlite3.Error, StoreError):
+                        self._check_file()
                         conn.execute("UPDATE claims SET heartbeat=? WHERE owner=?", (time.time(), self.owner))
             finally:
                 conn.close()
