@@ -3,8 +3,8 @@ import re
 from seqlab.bench.findings import check_findings
 from seqlab.bench.report import SPEED_HINT, write_report
 from seqlab.bench.run import run_one
-from seqlab.bench.store import ResultStore
 from seqlab.experiments.config import RunConfig
+from seqlab.experiments.store import ResultStore
 
 
 def _fake_row(task, mixer, width, n_pairs=None, score=0.5, ood=None, rpe=None):
