@@ -1,6 +1,6 @@
 import pytest
 
-from seqlab.config import RunConfig
+from seqlab.experiments.config import RunConfig
 from seqlab.experiments.claim import Baseline, Claim, ClaimResult, Control, claims_html, claims_markdown
 
 

@@ -12,7 +12,7 @@ import pytest
 from seqlab.bench.findings import FINDINGS, RANDOMIZED_POSITIONS, SELECTIVE_COPYING, check_findings
 from seqlab.bench.grid import load_suite
 from seqlab.commands.papers import paper_table
-from seqlab.config import RunConfig
+from seqlab.experiments.config import RunConfig
 from seqlab.experiments.claim import Claim
 from seqlab.papers import TITLES
 from seqlab.papers.claims import CLAIMS, claim, claims_table
@@ -253,7 +253,7 @@ def test_papers_table_lists_all_catalog_papers(tmp_path):
 
 
 def test_random_positions_at_eval_needs_randomized_positions():
-    from seqlab.config import ConfigError
+    from seqlab.experiments.config import ConfigError
 
     with pytest.raises(ConfigError, match="random_positions_at_eval"):
         RunConfig(task="even_pairs", mixer="attention", random_positions_at_eval=True)

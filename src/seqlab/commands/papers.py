@@ -28,7 +28,9 @@ def add_arguments(p):
         "--store", default="results/bench.sqlite", help="results store (SQLite) claims are read from"
     )
     p.add_argument("--out", default="report", help="report folder, rewritten after a reproduction")
-    p.add_argument("--workers", type=int, default=2, help="worker processes (one thread each)")
+    from seqlab.commands.bench import workers_arg
+
+    p.add_argument("--workers", type=workers_arg, default=2, help="worker processes (one thread each)")
     p.add_argument("--module", default=None, help="only the papers of this module (tokenize, continual, ...)")
     p.add_argument("--json", action="store_true", help="print the rows as JSON instead of a table")
     p.add_argument(
@@ -205,7 +207,7 @@ def render(records: list[dict[str, Any]], title: str, width: int = WIDTH):
 
 
 def _open_store(path: str, create: bool):
-    from seqlab.bench.store import ResultStore
+    from seqlab.experiments.store import ResultStore
 
     if not create and not Path(path).is_file():
         return None

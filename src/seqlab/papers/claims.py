@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from seqlab.config import RunConfig
+from seqlab.experiments.config import RunConfig
 from seqlab.experiments.claim import Baseline, Claim, Control
 from seqlab.experiments.stats import mean_interval
 
