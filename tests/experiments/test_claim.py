@@ -1,7 +1,7 @@
 import pytest
 
-from seqlab.experiments.config import RunConfig
 from seqlab.experiments.claim import Baseline, Claim, ClaimResult, Control, claims_html, claims_markdown
+from seqlab.experiments.config import RunConfig
 
 
 def _runs(seed):

@@ -12,8 +12,8 @@ import pytest
 from seqlab.bench.findings import FINDINGS, RANDOMIZED_POSITIONS, SELECTIVE_COPYING, check_findings
 from seqlab.bench.grid import load_suite
 from seqlab.commands.papers import paper_table
-from seqlab.experiments.config import RunConfig
 from seqlab.experiments.claim import Claim
+from seqlab.experiments.config import RunConfig
 from seqlab.papers import TITLES
 from seqlab.papers.claims import CLAIMS, claim, claims_table
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from seqlab.experiments.config import RunConfig
 from seqlab.experiments.claim import Baseline, Claim, Control
+from seqlab.experiments.config import RunConfig
 from seqlab.experiments.stats import mean_interval
 
 SEEDS = (0, 1, 2)
