@@ -124,6 +124,7 @@ class GateLoop(Mixer):
 
     modes = ("parallel", "chunked", "step")
     state_size = "n_heads * d_k * d_v (complex)"
+    state_growth = "constant"
 
     def __init__(
         self,
@@ -178,31 +179,17 @@ class GateLoop(Mixer):
             return gateloop_attention(s0, *args)
         return scan_in_blocks(_scan_block(self.chunk), s0, args, self.block)
 
-    def _check_state(self, state, x):
-        want = (x.shape[0], self.n_heads, self.d_k, self.d_v)
-        if state is None:
-            return self.init_state(x.shape[0], x.device, x.dtype)
-        if not isinstance(state, torch.Tensor) or tuple(state.shape) != want or not state.is_complex():
-            got = tuple(state.shape) if isinstance(state, torch.Tensor) else type(state).__name__
-            raise ValueError(f"GateLoop expects a complex state of shape {want}, got {got}")
-        return state.to(complex_dtype(x.dtype))
-
     # -- contract ------------------------------------------------------------------------
     def init_state(self, batch: int, device=None, dtype=None):
-        real = dtype or torch.get_default_dtype()
+        real = dtype or self.qkv.weight.dtype
         shape = (batch, self.n_heads, self.d_k, self.d_v)
         return torch.zeros(shape, device=device, dtype=complex_dtype(real))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_with_state(x, None)[0]
-
-    def forward_with_state(self, x: torch.Tensor, state=None):
-        self.check_input(x)
-        y, s = self._mix(x, self._check_state(state, x))
+    def _forward_with_state(self, x: torch.Tensor, state):
+        y, s = self._mix(x, state)
         return self._finish(x, y), s
 
-    def step(self, x_t: torch.Tensor, state=None):
-        self.check_input(x_t, step=True)
+    def _step(self, x_t: torch.Tensor, state):
         x = x_t.unsqueeze(1)
-        y, s = gateloop_recurrent(self._check_state(state, x), *self._project(x))
+        y, s = gateloop_recurrent(state, *self._project(x))
         return self._finish(x, y)[:, 0], s

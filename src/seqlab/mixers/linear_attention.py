@@ -22,6 +22,7 @@ class _MatrixStateMixer(Mixer):
     """Shared plumbing: heads, the three modes, and the matrix state ``(batch, heads, d_k, d_v)``."""
 
     modes = ("parallel", "chunked", "step")
+    state_growth = "constant"
 
     def __init__(self, d_model: int, n_heads: int, d_v: int, chunk: int = 64):
         super().__init__(d_model)
@@ -41,21 +42,19 @@ class _MatrixStateMixer(Mixer):
         raise NotImplementedError
 
     def init_state(self, batch: int, device=None, dtype=None):
+        dtype = dtype or self.param_dtype()
         return torch.zeros(batch, self.n_heads, self.d_head, self.d_v, device=device, dtype=dtype)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_with_state(x, None)[0]
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        q, k, v, log_g = self._qkvg(x)
+        return self._output(gla_chunked(q, k, v, log_g, chunk=self.chunk)[0], x)
 
-    def forward_with_state(self, x, state=None):
-        self.check_input(x)
+    def _forward_with_state(self, x, state):
         q, k, v, log_g = self._qkvg(x)
         o, state = gla_chunked(q, k, v, log_g, initial_state=state, chunk=self.chunk)
         return self._output(o, x), state
 
-    def step(self, x_t, state=None):
-        self.check_input(x_t, step=True)
-        if state is None:
-            state = self.init_state(x_t.shape[0], x_t.device, x_t.dtype)
+    def _step(self, x_t, state):
         q, k, v, log_g = (t[:, :, 0] for t in self._qkvg(x_t[:, None]))
         o, state = gla_step(q, k, v, log_g, state)
         return self._output(o[:, :, None], x_t[:, None])[:, 0], state

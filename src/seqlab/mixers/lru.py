@@ -37,6 +37,7 @@ class DiagonalMIMO(Mixer):
 
     modes = ("parallel", "chunked", "step")
     state_size = "d_state (complex)"
+    state_growth = "constant"
     out_scale = 1.0
 
     def __init__(self, d_model: int, d_state: int, seed: int | None, chunk: int):
@@ -59,8 +60,7 @@ class DiagonalMIMO(Mixer):
         y = self.out_scale * torch.einsum("bln,hn->blh", h, c).real + self.D * x
         return y.to(x.dtype), h[:, -1]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._run(x, None, lambda a, b, h0: scan_chunked(a, b, h0, chunk=self.chunk))[0]
 
     def reference(self, x: torch.Tensor, state=None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -68,19 +68,15 @@ class DiagonalMIMO(Mixer):
         self.check_input(x)
         return self._run(x, state, scan_sequential)
 
-    def forward_with_state(self, x: torch.Tensor, state=None):
-        self.check_input(x)
+    def _forward_with_state(self, x: torch.Tensor, state):
         return self._run(x, state, lambda a, b, h0: scan_chunked(a, b, h0, chunk=self.chunk))
 
     def init_state(self, batch: int, device=None, dtype=None):
         dtype = torch.promote_types(dtype or self.D.dtype, torch.complex64)
         return torch.zeros(batch, self.d_state, device=device, dtype=dtype)
 
-    def step(self, x_t: torch.Tensor, state=None):
-        self.check_input(x_t, step=True)
+    def _step(self, x_t: torch.Tensor, state):
         lam, b, c = self.coefficients()
-        if state is None:
-            state = self.init_state(x_t.shape[0], x_t.device, x_t.dtype)
         h = lam * state + x_t.to(b.dtype) @ b.T
         y = self.out_scale * (h @ c.T).real + self.D * x_t
         return y.to(x_t.dtype), h

@@ -53,6 +53,7 @@ class ConvSSM(Mixer):
     """
 
     modes = ("parallel", "chunked", "step")
+    state_growth = "constant"
 
     def __init__(self, d_model: int, d_state: int, bidirectional: bool, dt_min: float, dt_max: float,
                  seed: int | None):
@@ -71,8 +72,7 @@ class ConvSSM(Mixer):
     def kernels(self, length: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         raise NotImplementedError
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
         k, k_back = self.kernels(x.shape[1])
         return fft_conv(x, k, k_back) + self.D * x
 
@@ -98,25 +98,20 @@ class DenseRecurrence:
             dtype = torch.promote_types(dtype, torch.complex64)
         return torch.zeros(batch, self.d_model, self.d_state, device=device, dtype=dtype)
 
-    def forward_with_state(self, x: torch.Tensor, state=None):
-        self.check_input(x)
+    def _forward_with_state(self, x: torch.Tensor, state):
         da, db, c = self.cached(self.discrete)
         length = x.shape[1]
         k, _ = self.kernels(length)
         y = fft_conv(x, k) + self.D * x
         u = x.to(db.dtype)
         h = torch.einsum("lhn,blh->bhn", krylov(da, db, length), u.flip(1))
-        if state is not None:
-            g = krylov(da.transpose(-1, -2), c, length + 1)[1:]  # (dA^T)^{t+1} C
-            y = y + _real(torch.einsum("lhn,bhn->blh", g, state.to(g.dtype)))
-            h = h + torch.einsum("hij,bhj->bhi", torch.linalg.matrix_power(da, length), state.to(h.dtype))
+        g = krylov(da.transpose(-1, -2), c, length + 1)[1:]  # (dA^T)^{t+1} C: the carried state's share
+        y = y + _real(torch.einsum("lhn,bhn->blh", g, state.to(g.dtype)))
+        h = h + torch.einsum("hij,bhj->bhi", torch.linalg.matrix_power(da, length), state.to(h.dtype))
         return y, h
 
-    def step(self, x_t: torch.Tensor, state=None):
-        self.check_input(x_t, step=True)
+    def _step(self, x_t: torch.Tensor, state):
         da, db, c = self.cached(self.discrete)
-        if state is None:
-            state = self.init_state(x_t.shape[0], x_t.device, x_t.dtype)
         h = torch.einsum("hij,bhj->bhi", da, state.to(da.dtype)) + db * x_t.to(db.dtype)[..., None]
         y = _real(torch.einsum("hn,bhn->bh", c, h)) + self.D * x_t
         return y.to(x_t.dtype), h

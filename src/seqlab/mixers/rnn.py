@@ -73,6 +73,7 @@ class RecurrentMixer(Mixer):
 
     kind = "rnn"
     state_size = "n_layers * d_hidden"
+    state_growth = "constant"
 
     def __init__(
         self,
@@ -101,20 +102,15 @@ class RecurrentMixer(Mixer):
     def init_state(self, batch: int, device=None, dtype=None):
         if self.bidirectional:
             return super().init_state(batch, device, dtype)
-        h = torch.zeros(batch, self.n_layers, self.d_hidden, device=device, dtype=dtype)
+        h = torch.zeros(batch, self.n_layers, self.d_hidden, device=device, dtype=dtype or self.param_dtype())
         return (h, h.clone()) if self.kind == "lstm" else h
 
     def _unpack(self, state, x):
+        """Batch-first state (from the base class's check) -> layer-first tensors for torch.nn.RNN."""
         if state is None:
             state = self.init_state(x.shape[0], x.device, x.dtype)
         parts = state if self.kind == "lstm" else (state,)
-        want = (x.shape[0], self.n_layers, self.d_hidden)
-        n_want = 2 if self.kind == "lstm" else 1
-        if (not isinstance(parts, (tuple, list)) or len(parts) != n_want
-                or not all(isinstance(p, torch.Tensor) and tuple(p.shape) == want for p in parts)):
-            what = "(h, c), each" if self.kind == "lstm" else "h"
-            raise ValueError(f"{type(self).__name__} expects state {what} of shape {want}")
-        return tuple(p.to(x.dtype).transpose(0, 1).contiguous() for p in parts)
+        return tuple(p.transpose(0, 1).contiguous() for p in parts)
 
     def _pack(self, parts):
         parts = tuple(p.transpose(0, 1) for p in parts)
@@ -136,23 +132,16 @@ class RecurrentMixer(Mixer):
         return self.out(y), self._pack(new)
 
     # -- contract ------------------------------------------------------------------------
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.bidirectional:
             with torch.backends.cudnn.flags(enabled=x.shape[1] <= FUSED_MAX_STEPS):
                 return self.out(self.rnn(x)[0])
         return self._run(x, None, self.mode)[0]
 
-    def forward_with_state(self, x: torch.Tensor, state=None):
-        if self.bidirectional:
-            return super().forward_with_state(x, state)
-        self.check_input(x)
+    def _forward_with_state(self, x: torch.Tensor, state):
         return self._run(x, state, self.mode)
 
-    def step(self, x_t: torch.Tensor, state=None):
-        if self.bidirectional:
-            return super().step(x_t, state)
-        self.check_input(x_t, step=True)
+    def _step(self, x_t: torch.Tensor, state):
         y, state = self._run(x_t.unsqueeze(1), state, "loop")
         return y[:, 0], state
 

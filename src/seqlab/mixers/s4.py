@@ -177,18 +177,14 @@ class S4D(_ComplexEigs):
         dtype = torch.promote_types(dtype or self.D.dtype, torch.complex64)
         return torch.zeros(batch, self.d_model, self.d_state // 2, device=device, dtype=dtype)
 
-    def forward_with_state(self, x: torch.Tensor, state=None):
-        self.check_input(x)
+    def _forward_with_state(self, x: torch.Tensor, state):
         da, db, c = self.discrete()
         h = scan_chunked(da, db * x.to(db.dtype)[..., None], state, chunk=self.chunk)
         y = 2 * torch.einsum("blhn,hn->blh", h, c).real + self.D * x
         return y.to(x.dtype), h[:, -1]
 
-    def step(self, x_t: torch.Tensor, state=None):
-        self.check_input(x_t, step=True)
+    def _step(self, x_t: torch.Tensor, state):
         da, db, c = self.cached(self.discrete)
-        if state is None:
-            state = self.init_state(x_t.shape[0], x_t.device, x_t.dtype)
         h = da * state + db * x_t.to(db.dtype)[..., None]
         y = 2 * torch.einsum("bhn,hn->bh", h, c).real + self.D * x_t
         return y.to(x_t.dtype), h
