@@ -311,3 +311,28 @@ def test_state_growth_values():
     assert state_growth_of("attention", window=8) == "window"
     with pytest.raises(ValueError, match=r"expected one of"):
         state_growth_of(object())
+
+
+@pytest.mark.parametrize("name", MIXERS)
+def test_bfloat16_mixer_runs_on_cpu_and_matches_float32(name):
+    """A mixer converted with ``.to(torch.bfloat16)`` runs on CPU; loose agreement with fp32 (8-bit
+    mantissa: max error <= 10% of the output scale)."""
+    m = make(name)
+    x = inputs(24) * 0.5
+    with torch.no_grad():
+        y32 = m(x)
+        m16 = m.to(torch.bfloat16)
+        y16 = m16(x.bfloat16())
+        assert y16.dtype == torch.bfloat16
+        scale = y32.abs().max().item() + 1e-6
+        err = (y16.float() - y32).abs().max().item()
+        assert err <= 0.1 * scale, f"{name}: bf16 max error {err:.3g} vs fp32 scale {scale:.3g}"
+        if "step" in m16.modes:
+            state = m16.init_state(2, x.device, torch.bfloat16)
+            y_t, _ = m16.step(x[:, 0].bfloat16(), state)
+            assert y_t.dtype == torch.bfloat16
+            assert (y_t.float() - y32[:, 0]).abs().max().item() <= 0.1 * scale
+    m16.train()
+    m16(x.bfloat16()).float().pow(2).mean().backward()
+    grads = [p.grad for p in m16.parameters() if p.grad is not None]
+    assert grads and all(g.dtype == torch.bfloat16 for g in grads), f"{name}: no bf16 param grads"

@@ -26,6 +26,11 @@ The checks are O(1) Python work per call and read no tensor values (reading valu
 device synchronisation per layer per token on a GPU); NaN/inf checks of inputs and states run only
 when :func:`seqlab.debug.enabled` is on.
 
+Mixers whose math needs complex numbers, FFTs or linear algebra that CPU kernels lack for
+half/bfloat16 set ``upcast_low_precision = True``: a float16/bfloat16 instance then runs its hooks
+on float32 copies of its parameters and inputs (:func:`torch.func.functional_call`, so gradients
+reach the low-precision parameters) and casts the output and the new state back.
+
 ``state_growth`` says how the carried state grows with the length seen: ``"constant"`` (a fixed-size
 recurrent state), ``"window"`` (bounded by a configured window or segment) or ``"linear"`` (it keeps,
 or its output depends on, the whole history). Only ``"constant"`` mixers are fixed-size-state models.
@@ -44,6 +49,8 @@ State = Any
 
 ALL_MODES = ("parallel", "chunked", "step")
 STATE_GROWTH = ("constant", "window", "linear")
+LOW_PRECISION = (torch.float16, torch.bfloat16)
+_NO_STATE = object()
 
 
 class TensorSpec(NamedTuple):
@@ -102,6 +109,7 @@ class Mixer(nn.Module):
     modes: tuple[str, ...] = ("parallel",)
     state_size: str = "-"
     state_growth: str | None = None
+    upcast_low_precision: bool = False
 
     def __init__(self, d_model: int, causal: bool = True):
         super().__init__()
@@ -192,19 +200,27 @@ class Mixer(nn.Module):
     # -- public template methods ----------------------------------------------------------
     def forward(self, x: torch.Tensor, *args, **kwargs) -> torch.Tensor:
         self.check_input(x)
+        if self.upcast_low_precision and x.dtype in LOW_PRECISION:
+            return _upcast_call(self, "_forward", x, _NO_STATE, args, kwargs)
         return self._forward(x, *args, **kwargs)
 
     def forward_with_state(self, x: torch.Tensor, state: State = None, *args, **kwargs):
         if "chunked" not in self.modes:
             raise NotImplementedError(f"{type(self).__name__} has no chunked mode (modes: {self.modes})")
         self.check_input(x)
-        return self._forward_with_state(x, self._prepare_state(state, x), *args, **kwargs)
+        state = self._prepare_state(state, x)
+        if self.upcast_low_precision and x.dtype in LOW_PRECISION:
+            return _upcast_call(self, "_forward_with_state", x, state, args, kwargs)
+        return self._forward_with_state(x, state, *args, **kwargs)
 
     def step(self, x_t: torch.Tensor, state: State = None, *args, **kwargs):
         if "step" not in self.modes:
             raise NotImplementedError(f"{type(self).__name__} has no step mode (modes: {self.modes})")
         self.check_input(x_t, step=True)
-        return self._step(x_t, self._prepare_state(state, x_t), *args, **kwargs)
+        state = self._prepare_state(state, x_t)
+        if self.upcast_low_precision and x_t.dtype in LOW_PRECISION:
+            return _upcast_call(self, "_step", x_t, state, args, kwargs)
+        return self._step(x_t, state, *args, **kwargs)
 
     def init_state(self, batch: int, device=None, dtype=None) -> State:
         raise NotImplementedError(f"{type(self).__name__} has no recurrent state (modes: {self.modes})")
@@ -223,6 +239,50 @@ class Mixer(nn.Module):
         """Step mode; by default the chunked mode on a length-1 chunk."""
         y, state = self._forward_with_state(x_t[:, None], state, *args, **kwargs)
         return y[:, 0], state
+
+
+class _Hook(nn.Module):
+    """Calls one hook of ``mixer`` (so :func:`torch.func.functional_call` can swap its tensors)."""
+
+    def __init__(self, mixer: Mixer, hook: str):
+        super().__init__()
+        self.mixer, self.hook = mixer, hook
+
+    def forward(self, *args, **kwargs):
+        return getattr(self.mixer, self.hook)(*args, **kwargs)
+
+
+def _up(t: torch.Tensor) -> torch.Tensor:
+    return t.float() if t.dtype in LOW_PRECISION else t
+
+
+def _upcast_call(mixer: Mixer, hook: str, x: torch.Tensor, state: State, args, kwargs):
+    """``mixer.<hook>`` on float32 copies of parameters, buffers, input and state; results cast back."""
+    from torch.func import functional_call
+
+    tensors = {f"mixer.{n}": _up(t) for n, t in mixer.named_parameters()}
+    tensors.update({f"mixer.{n}": _up(t) for n, t in mixer.named_buffers()})
+    wrapper = _Hook(mixer, hook)
+    if state is _NO_STATE:
+        return functional_call(wrapper, tensors, (_up(x), *args), kwargs).to(x.dtype)
+    y, new = functional_call(wrapper, tensors, (_up(x), _map(state, _up), *args), kwargs)
+    return y.to(x.dtype), _cast_like(new, mixer.state_spec(x.dtype))
+
+
+def _map(state, fn):
+    if isinstance(state, torch.Tensor):
+        return fn(state)
+    if isinstance(state, dict):
+        return {k: _map(v, fn) for k, v in state.items()}
+    return type(state)(_map(s, fn) for s in state)
+
+
+def _cast_like(state, spec):
+    if isinstance(spec, TensorSpec):
+        return state.to(spec.dtype)
+    if isinstance(spec, dict):
+        return {k: _cast_like(state[k], s) for k, s in spec.items()}
+    return type(spec)(_cast_like(v, s) for v, s in zip(state, spec))
 
 
 def _mismatch(spec, state, batch, device, strict_dtype, path) -> str:

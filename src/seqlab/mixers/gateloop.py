@@ -125,6 +125,7 @@ class GateLoop(Mixer):
     modes = ("parallel", "chunked", "step")
     state_size = "n_heads * d_k * d_v (complex)"
     state_growth = "constant"
+    upcast_low_precision = True  # complex/FFT math: float32 inside a half/bf16 mixer
 
     def __init__(
         self,

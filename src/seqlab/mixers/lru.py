@@ -38,6 +38,7 @@ class DiagonalMIMO(Mixer):
     modes = ("parallel", "chunked", "step")
     state_size = "d_state (complex)"
     state_growth = "constant"
+    upcast_low_precision = True  # complex/FFT math: float32 inside a half/bf16 mixer
     out_scale = 1.0
 
     def __init__(self, d_model: int, d_state: int, seed: int | None, chunk: int):

@@ -54,6 +54,7 @@ class ConvSSM(Mixer):
 
     modes = ("parallel", "chunked", "step")
     state_growth = "constant"
+    upcast_low_precision = True  # complex/FFT math: float32 inside a half/bf16 mixer
 
     def __init__(self, d_model: int, d_state: int, bidirectional: bool, dt_min: float, dt_max: float,
                  seed: int | None):
