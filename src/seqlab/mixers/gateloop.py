@@ -22,49 +22,17 @@ time blocks that are recomputed in backward so memory stays bounded at long leng
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 
 from seqlab.mixers.base import Mixer
+from seqlab.ops.blockwise import scan_in_blocks
+from seqlab.ops.norm import rms_norm
 from seqlab.ops.scan import scan_chunked
 from seqlab.registry import register
 
 MODES = ("scan", "recurrent", "attention")
-BLOCK_NUMEL = 2**20  # states per scan block: 8 MiB complex64 per copy
-
-
-def scan_in_blocks(
-    fn: Callable[..., tuple[torch.Tensor, torch.Tensor]],
-    h0: torch.Tensor,
-    inputs: tuple[torch.Tensor, ...],
-    block: int | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Run ``y, h = fn(h, *inputs[:, block slice])`` over consecutive time blocks.
-
-    ``fn`` evaluates a recurrence on one block from state ``h`` and returns the block's outputs
-    (time at dim 1) and its final state, a fresh tensor (a view would keep the block's states
-    alive). With autograd on, each block is checkpointed: only the block-boundary states are kept
-    and the block is recomputed in backward, so the per-step states (``L x state`` numbers)
-    never sit in memory all at once. ``block=None`` picks the
-    block length so that one block's states hold about ``BLOCK_NUMEL`` numbers (batch included).
-    """
-    length = inputs[0].shape[1]
-    if block is None:
-        block = max(1, BLOCK_NUMEL // h0.numel())
-    grad = torch.is_grad_enabled() and any(t.requires_grad for t in (h0, *inputs))
-    if block >= length:  # one block: checkpointing would only add a recomputation
-        return fn(h0, *inputs)
-    ys, h = [], h0
-    # split, not slicing: one backward node gathers the blocks' gradients, where every slice's
-    # backward would write a full-length zero tensor (O(L^2 / block) work and memory traffic)
-    for args in zip(*(t.split(block, dim=1) for t in inputs)):
-        y, h = checkpoint(fn, h, *args, use_reentrant=False) if grad else fn(h, *args)
-        ys.append(y)
-    return torch.cat(ys, dim=1), h
 
 
 def complex_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -169,7 +137,7 @@ class GateLoop(Mixer):
         return F.logsigmoid(w).view(shape_k), theta.view(shape_k), q, k.view(shape_k), v.view(shape_v)
 
     def _finish(self, x, y):
-        y = F.rms_norm(y, (self.d_v,), eps=1e-6).flatten(2)
+        y = rms_norm(y, eps=1e-6).flatten(2)
         return self.out(y * F.silu(self.out_gate(x)))
 
     def _mix(self, x, s0):

@@ -25,17 +25,8 @@ from torch import nn
 
 from seqlab.mixers.base import Mixer
 from seqlab.ops.gla import gla_chunked, gla_step
+from seqlab.ops.norm import RMSNorm
 from seqlab.registry import register
-
-
-class _RMSNorm(nn.Module):
-    def __init__(self, dim: int, eps: float = 1e-5):
-        super().__init__()
-        self.eps = eps
-        self.weight = nn.Parameter(torch.ones(dim))
-
-    def forward(self, x):
-        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
 
 
 @register(
@@ -82,7 +73,7 @@ class Mamba2(Mixer):
         self.dt_bias = nn.Parameter(dt + torch.log(-torch.expm1(-dt)))  # inverse softplus
         self.A_log = nn.Parameter(torch.log(torch.empty(self.n_heads).uniform_(1, 16)))
         self.D = nn.Parameter(torch.ones(self.n_heads))
-        self.norm = _RMSNorm(d_inner)
+        self.norm = RMSNorm(d_inner)
         self.out_proj = nn.Linear(d_inner, d_model, bias=False)
 
     def init_state(self, batch: int, device=None, dtype=None):

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqlab.mixers.base import Mixer
+from seqlab.ops.norm import RMSNorm
 from seqlab.registry import create, register
 
 
@@ -77,7 +78,7 @@ class Samba(Mixer):
         )
         hidden = max(1, int(mlp_ratio * d_model))
         self.mlp1, self.mlp2 = SwiGLU(d_model, hidden), SwiGLU(d_model, hidden)
-        self.norms = nn.ModuleList(nn.RMSNorm(d_model) for _ in range(4))
+        self.norms = nn.ModuleList(RMSNorm(d_model) for _ in range(4))
 
     def _run(self, u, mamba, attention):
         """``mamba(x)``/``attention(x)`` run the two sub-mixers; returns the residual update."""
