@@ -21,8 +21,8 @@ import torch
 from torch import nn
 
 from seqlab.mixers.base import Mixer
-from seqlab.mixers.lssl import make_generator
 from seqlab.ops.fft_conv import fft_conv
+from seqlab.ops.init import make_generator
 from seqlab.registry import register
 
 CKCONV_TITLE = "CKConv: Continuous Kernel Convolution For Sequential Data"
