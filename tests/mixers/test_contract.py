@@ -5,6 +5,7 @@ Tolerance: fp32, |parallel - chunked| and |parallel - step| <= 2e-4 + 2e-4 * |pa
 Gradients against the sequential reference are compared in float64 per family in its own tests.
 """
 
+import importlib
 import sys
 
 import pytest
@@ -336,3 +337,24 @@ def test_bfloat16_mixer_runs_on_cpu_and_matches_float32(name):
     m16(x.bfloat16()).float().pow(2).mean().backward()
     grads = [p.grad for p in m16.parameters() if p.grad is not None]
     assert grads and all(g.dtype == torch.bfloat16 for g in grads), f"{name}: no bf16 param grads"
+
+
+@pytest.mark.parametrize("name", MIXERS)
+def test_mixer_module_is_named_after_the_mixer(name):
+    """``seqlab.mixers.<name>`` defines the class registered as ``name`` (shared bodies live in
+    ``*_base``/``matrix_state`` modules that register nothing)."""
+    entry = [e for e in entries("mixer") if e.name == name][0]
+    module = importlib.import_module(f"seqlab.mixers.{name}")
+    assert entry.obj.__module__ == module.__name__, f"{name} is defined in {entry.obj.__module__}"
+    assert getattr(module, entry.obj.__name__) is entry.obj
+
+
+def test_every_mixer_module_is_a_mixer_name_or_shared_body():
+    import pkgutil
+
+    import seqlab.mixers
+
+    shared = {"base", "positional", "ssm_base", "recurrent_base", "matrix_state"}
+    modules = {m.name for m in pkgutil.iter_modules(seqlab.mixers.__path__)}
+    assert modules - shared == set(MIXERS), f"modules that are no mixer name: {sorted(modules - shared)}"
+

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqlab.mixers.rnn import cell_loop
+from seqlab.mixers.recurrent_base import cell_loop
 from seqlab.registry import create
 
 D = 6
@@ -148,7 +148,7 @@ def test_stable_rnn_modes_agree_and_gradients_flow():
 @pytest.mark.parametrize("kind", KINDS)
 def test_long_inputs_run_the_fused_kernel_in_segments_with_the_same_result(kind, monkeypatch):
     # cuDNN refuses very long sequences; the fused path splits them and carries the state
-    from seqlab.mixers import rnn
+    from seqlab.mixers import recurrent_base as rnn
 
     m, x = make(kind, n_layers=2), inputs(23)
     with torch.no_grad():

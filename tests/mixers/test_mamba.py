@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqlab.mixers.selective import Mamba
+from seqlab.mixers.mamba import Mamba
 from seqlab.registry import create
 
 D = 8

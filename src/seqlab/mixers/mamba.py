@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqlab.mixers.base import Mixer
-from seqlab.mixers.gateloop import scan_in_blocks
+from seqlab.ops.blockwise import scan_in_blocks
 from seqlab.ops.scan import scan_chunked
 from seqlab.registry import register
 
