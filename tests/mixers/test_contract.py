@@ -358,3 +358,14 @@ def test_every_mixer_module_is_a_mixer_name_or_shared_body():
     modules = {m.name for m in pkgutil.iter_modules(seqlab.mixers.__path__)}
     assert modules - shared == set(MIXERS), f"modules that are no mixer name: {sorted(modules - shared)}"
 
+
+
+def test_contract_doc_example_runs():
+    import re
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parents[2] / "docs" / "mixers" / "contract.md"
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(), re.S)
+    assert blocks
+    for code in blocks:
+        exec(compile(code, str(page), "exec"), {"__name__": "contract_doc"})
