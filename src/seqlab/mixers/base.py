@@ -121,11 +121,18 @@ class Mixer(nn.Module):
 
     # -- input checks -------------------------------------------------------------------
     def param_dtype(self) -> torch.dtype | None:
-        """The dtype of the first floating-point parameter (what inputs must have)."""
-        for p in self.parameters():
-            if p.is_floating_point():
-                return p.dtype
-        return None
+        """The dtype of the first floating-point parameter (what inputs must have); cached, and the
+        cache is cleared by ``.to()``/``.half()``/``.cuda()`` (all go through ``_apply``)."""
+        cached = self.__dict__.get("_param_dtype", _NO_STATE)
+        if cached is _NO_STATE:
+            cached = next((p.dtype for p in self.parameters() if p.is_floating_point()), None)
+            self.__dict__["_param_dtype"] = cached
+        return cached
+
+    def _apply(self, fn, *args, **kwargs):
+        self.__dict__.pop("_param_dtype", None)
+        self.__dict__["_spec_cache"] = {}
+        return super()._apply(fn, *args, **kwargs)
 
     def check_input(self, x: torch.Tensor, *, step: bool = False) -> None:
         """Raise ``ValueError`` naming what was expected when ``x`` cannot be mixed.
@@ -174,8 +181,8 @@ class Mixer(nn.Module):
         device of ``init_state(batch, device, dtype)``. NaN/inf only under ``seqlab.debug``."""
         spec = self.state_spec(dtype)
         strict_dtype = not torch.is_autocast_enabled(device.type)
-        problem = _mismatch(spec, state, batch, device, strict_dtype, "state")
-        if problem:
+        if not _fits(spec, state, batch, device, strict_dtype):
+            problem = _mismatch(spec, state, batch, device, strict_dtype, "state")
             raise ValueError(
                 f"{type(self).__name__} expects a state {describe_spec(spec, batch)} (as init_state({batch}) "
                 f"makes), got {describe_state(state)}: {problem}"
@@ -283,6 +290,35 @@ def _cast_like(state, spec):
     if isinstance(spec, dict):
         return {k: _cast_like(state[k], s) for k, s in spec.items()}
     return type(spec)(_cast_like(v, s) for v, s in zip(state, spec))
+
+
+def _fits(spec, state, batch, device, strict_dtype) -> bool:
+    """Fast yes/no of :func:`_mismatch` (the hot path: a handful of attribute reads per tensor)."""
+    if type(spec) is TensorSpec:
+        if not isinstance(state, torch.Tensor):
+            return False
+        shape, want = state.shape, spec.shape
+        if len(shape) != len(want) + 1 or shape[0] != batch:
+            return False
+        i = 1
+        for w in want:
+            if w is not None and w != shape[i]:
+                return False
+            i += 1
+        return (not strict_dtype or state.dtype == spec.dtype) and state.device == device
+    if type(spec) is dict:
+        if not isinstance(state, dict) or len(state) != len(spec):
+            return False
+        for k, sub in spec.items():
+            if k not in state or not _fits(sub, state[k], batch, device, strict_dtype):
+                return False
+        return True
+    if not isinstance(state, (tuple, list)) or len(state) != len(spec):
+        return False
+    for sub, value in zip(spec, state):
+        if not _fits(sub, value, batch, device, strict_dtype):
+            return False
+    return True
 
 
 def _mismatch(spec, state, batch, device, strict_dtype, path) -> str:

@@ -95,8 +95,6 @@ class RecurrentMixer(Mixer):
 
     def _unpack(self, state, x):
         """Batch-first state (from the base class's check) -> layer-first tensors for torch.nn.RNN."""
-        if state is None:
-            state = self.init_state(x.shape[0], x.device, x.dtype)
         parts = state if self.kind == "lstm" else (state,)
         return tuple(p.transpose(0, 1).contiguous() for p in parts)
 
@@ -124,7 +122,7 @@ class RecurrentMixer(Mixer):
         if self.bidirectional:
             with torch.backends.cudnn.flags(enabled=x.shape[1] <= FUSED_MAX_STEPS):
                 return self.out(self.rnn(x)[0])
-        return self._run(x, None, self.mode)[0]
+        return self._run(x, self.init_state(x.shape[0], x.device, x.dtype), self.mode)[0]
 
     def _forward_with_state(self, x: torch.Tensor, state):
         return self._run(x, state, self.mode)
