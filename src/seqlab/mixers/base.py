@@ -166,7 +166,8 @@ class Mixer(nn.Module):
     def _state_spec(self, dtype: torch.dtype | None) -> Any:
         """Spec of this mixer's state for inputs of ``dtype``; override to free growing dims."""
         p = next(iter(self.parameters()), None)
-        return spec_of(self.init_state(1, None if p is None else p.device, dtype))
+        with torch.no_grad():
+            return spec_of(self.init_state(1, None if p is None else p.device, dtype))
 
     def state_spec(self, dtype: torch.dtype | None = None) -> Any:
         """The (cached) spec: nested :class:`TensorSpec` after the batch dim, as ``init_state`` makes."""
@@ -207,7 +208,7 @@ class Mixer(nn.Module):
     # -- public template methods ----------------------------------------------------------
     def forward(self, x: torch.Tensor, *args, **kwargs) -> torch.Tensor:
         self.check_input(x)
-        if self.upcast_low_precision and x.dtype in LOW_PRECISION:
+        if self.upcast_low_precision and self.param_dtype() in LOW_PRECISION:
             return _upcast_call(self, "_forward", x, _NO_STATE, args, kwargs)
         return self._forward(x, *args, **kwargs)
 
@@ -216,7 +217,7 @@ class Mixer(nn.Module):
             raise NotImplementedError(f"{type(self).__name__} has no chunked mode (modes: {self.modes})")
         self.check_input(x)
         state = self._prepare_state(state, x)
-        if self.upcast_low_precision and x.dtype in LOW_PRECISION:
+        if self.upcast_low_precision and self.param_dtype() in LOW_PRECISION:
             return _upcast_call(self, "_forward_with_state", x, state, args, kwargs)
         return self._forward_with_state(x, state, *args, **kwargs)
 
@@ -225,7 +226,7 @@ class Mixer(nn.Module):
             raise NotImplementedError(f"{type(self).__name__} has no step mode (modes: {self.modes})")
         self.check_input(x_t, step=True)
         state = self._prepare_state(state, x_t)
-        if self.upcast_low_precision and x_t.dtype in LOW_PRECISION:
+        if self.upcast_low_precision and self.param_dtype() in LOW_PRECISION:
             return _upcast_call(self, "_step", x_t, state, args, kwargs)
         return self._step(x_t, state, *args, **kwargs)
 

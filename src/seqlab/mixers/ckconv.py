@@ -120,12 +120,12 @@ class CKConv(Mixer):
         return torch.zeros(batch, self.max_len - 1, self.d_model, device=device, dtype=dtype or self.D.dtype)
 
     def _forward_with_state(self, x: torch.Tensor, state):
-        full = torch.cat([state, x], dim=1)
+        full = torch.cat([state.to(x.dtype), x], dim=1)  # a no-op except under autocast
         y = fft_conv(full, self._taps(full.shape[1], self.D))[:, state.shape[1]:] + self.D * x
         return y, full[:, -(self.max_len - 1):]
 
     def _step(self, x_t: torch.Tensor, state):
-        window = torch.cat([state, x_t[:, None]], dim=1)  # oldest .. newest
+        window = torch.cat([state.to(x_t.dtype), x_t[:, None]], dim=1)  # oldest .. newest
         taps = self._taps(self.max_len, self.D).flip(0)  # K(max_len-1) .. K(0)
         y = (window * taps).sum(1) + self.D * x_t
         return y, window[:, 1:]

@@ -155,10 +155,10 @@ class GateLoop(Mixer):
         return torch.zeros(shape, device=device, dtype=complex_dtype(real))
 
     def _forward_with_state(self, x: torch.Tensor, state):
-        y, s = self._mix(x, state)
+        y, s = self._mix(x, state.to(complex_dtype(x.dtype)))  # a no-op except under autocast
         return self._finish(x, y), s
 
     def _step(self, x_t: torch.Tensor, state):
         x = x_t.unsqueeze(1)
-        y, s = gateloop_recurrent(state, *self._project(x))
+        y, s = gateloop_recurrent(state.to(complex_dtype(x.dtype)), *self._project(x))
         return self._finish(x, y)[:, 0], s

@@ -125,7 +125,7 @@ class Mamba(Mixer):
         return delta, B, C, x, z, xs[:, xs.shape[1] - (self.d_conv - 1) :]
 
     def _mix(self, u, state, mode):
-        conv_cache, h0 = state
+        conv_cache, h0 = (s.to(u.dtype) for s in state)  # a no-op except under autocast
         delta, B, C, x, z, cache = self._inputs(u, conv_cache)
         A = -torch.exp(self.A_log.to(u.dtype))
         if mode == "loop":

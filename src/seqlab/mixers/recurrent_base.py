@@ -96,7 +96,7 @@ class RecurrentMixer(Mixer):
     def _unpack(self, state, x):
         """Batch-first state (from the base class's check) -> layer-first tensors for torch.nn.RNN."""
         parts = state if self.kind == "lstm" else (state,)
-        return tuple(p.transpose(0, 1).contiguous() for p in parts)
+        return tuple(p.to(x.dtype).transpose(0, 1).contiguous() for p in parts)  # .to: for autocast
 
     def _pack(self, parts):
         parts = tuple(p.transpose(0, 1) for p in parts)
