@@ -5,7 +5,9 @@ canonical JSON (sorted keys, defaults filled in) is hashed into :meth:`RunConfig
 primary key of the results store, so the same run is never trained twice.
 
 :func:`load_config_file` reads YAML or TOML and keeps, for YAML, the line of every field
-(PyYAML node marks); :class:`ConfigError` messages name the file, the field and its line.
+(PyYAML node marks); :class:`ConfigError` messages name the file, the field and its line. YAML
+anchors/aliases (the "billion laughs" expansion) and duplicate keys are refused;
+:func:`check_grid_size` bounds how many runs a grid may expand to.
 :func:`apply_overrides` applies ``--set a.b=c`` style overrides.
 """
 
@@ -47,6 +49,7 @@ class RunConfig:
     n_layers: int = 2
     pos_enc: str = "none"
     randomized_positions: int | None = None
+    random_positions_at_eval: bool = False
     lr: float = 1e-3
     weight_decay: float = 0.01
     steps: int = 1000
@@ -70,6 +73,16 @@ class RunConfig:
         if self.state_init not in ("zero", "noise", "foreign"):
             raise ConfigError(
                 f"field 'state_init': expected 'zero', 'noise' or 'foreign', got {self.state_init!r}"
+            )
+        if not isinstance(self.random_positions_at_eval, bool):
+            raise ConfigError(
+                "field 'random_positions_at_eval': expected true or false, "
+                f"got {self.random_positions_at_eval!r}"
+            )
+        if self.random_positions_at_eval and self.randomized_positions is None:
+            raise ConfigError(
+                "field 'random_positions_at_eval': needs randomized_positions=M "
+                "(the range sampled at evaluation)"
             )
         if self.eval_lengths is not None:
             object.__setattr__(self, "eval_lengths", tuple(int(x) for x in self.eval_lengths))
@@ -110,25 +123,91 @@ class Located(dict):
         self.line = line
 
 
-def _construct(node, loader):
+MAX_GRID_RUNS = 10_000
+"""The most runs one grid may expand to (:func:`check_grid_size`); a larger grid is almost always a typo."""
+
+MAX_NESTING = 64
+"""The deepest nesting of mappings/lists a config file may have."""
+
+
+def check_grid_size(n_runs: int, where_: str = "<grid>", limit: int | None = None) -> None:
+    """Raise :class:`ConfigError` when a grid expands to more than ``limit`` (:data:`MAX_GRID_RUNS`) runs.
+
+    Call it with the size of the product *before* expanding it, so an accidental
+    10 x 10 x ... sweep fails in microseconds instead of allocating every run.
+    """
+    limit = MAX_GRID_RUNS if limit is None else limit
+    if n_runs > limit:
+        raise ConfigError(
+            f"{where_}: the grid expands to {n_runs:,} runs, more than the limit of {limit:,}; "
+            f"split it into smaller grids or sweep fewer values"
+        )
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that refuses aliases and anchors while composing.
+
+    Aliases (``*name``) are expanded by copying into every place they are used, so a few hundred bytes of
+    nested aliases (the "billion laughs" file) expand to gigabytes. Config files do not need them, so
+    the first anchor or alias is a :class:`ConfigError` naming its line -- before anything is expanded.
+    """
+
+    config_path = "<config>"
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        anchor = getattr(event, "anchor", None)
+        if isinstance(event, yaml.AliasEvent) or anchor is not None:
+            kind = f"alias '*{anchor}'" if isinstance(event, yaml.AliasEvent) else f"anchor '&{anchor}'"
+            raise ConfigError(
+                f"{self.config_path}:{event.start_mark.line + 1}: YAML {kind} is not allowed in config "
+                f"files (aliases can expand exponentially); write the value out instead"
+            )
+        return super().compose_node(parent, index)
+
+
+_PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
+
+
+def _construct(node, loader, path, depth=0):
+    """Nested :class:`Located` dicts and lists from a composed node; duplicate keys are errors."""
+    if depth > MAX_NESTING:
+        raise ConfigError(f"{path}:{node.start_mark.line + 1}: nested more than {MAX_NESTING} levels deep")
+    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:
+        raise ConfigError(f"{path}:{node.start_mark.line + 1}: YAML tag {node.tag!r} is not allowed here")
     if isinstance(node, yaml.MappingNode):
         out = Located(line=node.start_mark.line + 1)
         for k_node, v_node in node.value:
+            line = k_node.start_mark.line + 1
+            if not isinstance(k_node, yaml.ScalarNode):
+                raise ConfigError(f"{path}:{line}: mapping keys must be plain scalars, not a {k_node.id}")
             key = loader.construct_object(k_node, deep=True)
-            out[key] = _construct(v_node, loader)
-            out.lines[key] = k_node.start_mark.line + 1
+            if key in out:
+                raise ConfigError(
+                    f"{path}:{line}: duplicate key {key!r} (first defined at line {out.lines[key]}); "
+                    f"a key may appear once per mapping"
+                )
+            out[key] = _construct(v_node, loader, path, depth + 1)
+            out.lines[key] = line
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_construct(n, loader) for n in node.value]
+        return [_construct(n, loader, path, depth + 1) for n in node.value]
     return loader.construct_object(node, deep=True)
 
 
 def load_config_file(path) -> Located:
-    """Parse a YAML (``.yaml``/``.yml``) or TOML (``.toml``) file into nested :class:`Located` dicts."""
+    """Parse a YAML (``.yaml``/``.yml``) or TOML (``.toml``) file into nested :class:`Located` dicts.
+
+    YAML is read with the safe loader (no Python objects); anchors/aliases, duplicate keys and
+    nesting deeper than :data:`MAX_NESTING` are :class:`ConfigError` s naming the file and line.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"config file {path} does not exist")
-    text = path.read_text()
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not a UTF-8 text file ({err})") from err
     if path.suffix == ".toml":
         import tomllib
 
@@ -137,18 +216,21 @@ def load_config_file(path) -> Located:
         except tomllib.TOMLDecodeError as err:
             raise ConfigError(f"{path}: malformed TOML: {err}") from err
         return _toml_located(data, text)
-    loader = yaml.SafeLoader(text)
+    loader = _ConfigLoader(text)
+    loader.config_path = str(path)
     try:
         node = loader.get_single_node()
+        data = None if node is None else _construct(node, _ConfigLoader(""), path)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{where}: malformed YAML: {err}") from err
+        where_ = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{where_}: malformed YAML: {err}") from err
+    except RecursionError as err:
+        raise ConfigError(f"{path}: nested too deeply to read") from err
     finally:
         loader.dispose()
-    if node is None:
+    if data is None:
         raise ConfigError(f"{path}: the file is empty")
-    data = _construct(node, yaml.SafeLoader(""))
     if not isinstance(data, Located):
         raise ConfigError(f"{path}:1: expected a mapping at the top level, got {type(data).__name__}")
     return data
@@ -179,11 +261,21 @@ def where(path, mapping, key) -> str:
 
 
 def parse_value(text: str) -> Any:
-    """A ``--set`` value: YAML scalar/list syntax (``3``, ``1e-3``, ``[1, 2]``, ``null``, ``abc``)."""
+    """A ``--set`` value: YAML scalar/list syntax (``3``, ``1e-3``, ``[1, 2]``, ``null``, ``abc``).
+
+    Read like a config file: no anchors/aliases, no duplicate keys, no unsafe tags.
+    """
+    loader = _ConfigLoader(text)
+    loader.config_path = f"override value {text!r}"
     try:
-        value = yaml.safe_load(text)
+        node = loader.get_single_node()
+        value = None if node is None else _construct(node, _ConfigLoader(""), loader.config_path)
     except yaml.YAMLError as err:
         raise ConfigError(f"cannot parse override value {text!r}: {err}") from err
+    except RecursionError as err:
+        raise ConfigError(f"override value {text!r} is nested too deeply") from err
+    finally:
+        loader.dispose()
     if isinstance(value, str):
         try:
             return float(value) if re.fullmatch(r"[-+]?\d*\.?\d+[eE][-+]?\d+", value) else value

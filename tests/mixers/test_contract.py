@@ -58,7 +58,7 @@ def test_declared_metadata(name):
     m = make(name)
     assert "parallel" in m.modes and set(m.modes) <= {"parallel", "chunked", "step"}
     assert m.state_size and m.state_size != "-", f"{name} must state its state size"
-    assert e.papers or e.info.get("cites"), f"{name} must name its paper"
+    assert e.implements and all(p.arxiv or p.venue for p in e.implements), f"{name} must name its paper"
     module_doc = sys.modules[type(m).__module__].__doc__ or ""
     assert "arXiv" in (type(m).__doc__ or "") + module_doc, f"{name} docstring must cite an arXiv id"
 

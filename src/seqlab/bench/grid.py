@@ -24,11 +24,20 @@ every task is built once before anything trains, so impossible parameters fail u
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seqlab.config import RUN_FIELDS, ConfigError, RunConfig, apply_overrides, load_config_file, where
+from seqlab.config import (
+    RUN_FIELDS,
+    ConfigError,
+    RunConfig,
+    apply_overrides,
+    check_grid_size,
+    load_config_file,
+    where,
+)
 from seqlab.registry import names
 
 SWEEPS = {"mixers": "mixer", "widths": "d_model", "lrs": "lr", "seeds": "seed"}
@@ -126,6 +135,7 @@ def expand(data, path="<grid>") -> Grid:
             if run.key() not in seen:
                 seen.add(run.key())
                 grid.runs.append(run)
+        check_grid_size(len(grid.runs), str(path))
     return grid
 
 
@@ -179,6 +189,9 @@ def _expand_experiment(path, exp, i, defaults, defaults_map):
             )
     from seqlab.bench.run import build_task
 
+    sizes = [len(mixers), len(widths), len(lrs), len(seeds), *map(len, diff_vals)]
+    sizes += [len(v) for v in optional.values()]
+    check_grid_size(math.prod(sizes), f"{where(path, exp, None)}: {label}")
     checked = set()
     for combo in itertools.product(*diff_vals) if diff_keys else [()]:
         params = {**base_params, **dict(zip(diff_keys, combo))}

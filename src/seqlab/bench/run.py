@@ -66,6 +66,8 @@ def build_model(cfg: RunConfig, task):
         pos_enc=cfg.pos_enc,
         max_len=max_len,
         randomized_positions=cfg.randomized_positions,
+        # only passed when set, so configs without it build models of any SequenceModel version
+        **({"random_positions_at_eval": True} if cfg.random_positions_at_eval else {}),
     )
     if cfg.state_init != "zero":
         modes = getattr(model.blocks[0].mixer, "modes", ())
@@ -109,14 +111,20 @@ def _batch_metrics(model, batch, metric: str) -> tuple[float, float]:
     raise ValueError(f"unknown task metric {metric!r}; expected accuracy, mse or log_loss")
 
 
-BASELINES = {"bayes_log_loss": "optimal_log_loss", "copy_last_mse": "copy_last_mse"}
+BASELINES = {
+    "bayes_log_loss": "optimal_log_loss",
+    "copy_last_mse": "copy_last_mse",
+    "predict_zero_mse": "predict_zero_mse",
+    "least_squares_mse": "least_squares_mse",
+}
 
 
 class TestSet:
     """Fixed evaluation batches at one length, drawn once from the task's test seeds.
 
     Tasks that know a reference predictor (``bayes_log_loss``: the exact Bayes-optimal log loss;
-    ``copy_last_mse``: the predict-the-last-state baseline) get it computed on the same batches.
+    ``copy_last_mse``, ``predict_zero_mse``, ``least_squares_mse``: the dynamics baselines) get it
+    computed on the same batches.
     """
 
     def __init__(self, task, n: int, seed: int, length: int | None, device):
@@ -171,7 +179,7 @@ def run_one(
     cfg: RunConfig, *, checkpoint_dir=None, resume: bool = False, device: str = "cpu", progress=False
 ) -> dict[str, Any]:
     """Fit ``cfg`` and return its result dict (metrics, curves, history, sizes, timing)."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     task = build_task(cfg)
     model = build_model(cfg, task).to(device)
     metric = task.metric
@@ -241,5 +249,7 @@ def run_one(
         "state_floats": state_floats(model, task, device),
         "tokens_per_s": sum(tps) / len(tps) if tps else None,
         "wall_time": time.perf_counter() - t0,
+        # CPU seconds of this process: on a loaded machine, the single-thread time a quiet one would take
+        "cpu_time": time.process_time() - c0,
     }
     return out

@@ -22,8 +22,15 @@ def add_arguments(p):
         "--scenarios", default="task,domain,class", help="comma-separated subset of task,domain,class"
     )
     p.add_argument("--seeds", type=int, default=5, help="number of seeds (0..n-1)")
-    p.add_argument("--steps", type=int, default=None, help="optimizer steps per experience")
-    p.add_argument("--quick", action="store_true", help="2 seeds, 15 steps per experience (a smoke run)")
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="optimizer steps per experience (default: TrainConfig.steps, 15 with --quick)",
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="2 seeds, 15 steps per experience (a smoke run; default: off)"
+    )
     p.add_argument("--workers", type=int, default=2, help="worker processes")
     p.add_argument("--out", default="report/continual", help="report folder")
 

@@ -20,13 +20,12 @@ PIECES = (5, 3, 11)
 
 
 def add_arguments(p):
-    p.add_argument("--d-model", type=int, default=32)
-    p.add_argument("--batch", type=int, default=2)
-    p.add_argument("--length", type=int, default=37)
+    p.add_argument("--d-model", type=int, default=32, help="model width each mixer is built at")
+    p.add_argument("--batch", type=int, default=2, help="batch size of the random input")
+    p.add_argument("--length", type=int, default=37, help="sequence length of the random input")
     p.add_argument("--tol", type=float, default=1e-3, help="max allowed disagreement between modes")
     p.add_argument("--mixers", default=None, help="comma-separated names (default: every registered mixer)")
-    p.add_argument("--seed", type=int, default=0)
-
+    p.add_argument("--seed", type=int, default=0, help="seed of the input and of each mixer's weights")
 
 def _chunked(m, x):
     state, ys, t, i = None, [], 0, 0
@@ -54,7 +53,7 @@ def check_mixer(name: str, d_model: int, x: torch.Tensor, seed: int) -> dict:
     m = create("mixer", name, d_model=d_model).eval()
     row = {"name": name, "modes": list(m.modes), "chunked": None, "step": None, "state_size": m.state_size,
            "params": sum(p.numel() for p in m.parameters()),
-           "paper": "; ".join(entry.papers) or entry.info.get("cites", "")}
+           "paper": entry.paper}
     with torch.no_grad():
         y = m(x)
         if "chunked" in m.modes:
@@ -67,7 +66,11 @@ def check_mixer(name: str, d_model: int, x: torch.Tensor, seed: int) -> dict:
 def run(args) -> int:
     if args.d_model < 1 or args.batch < 1 or args.length < 1 or not args.tol > 0:
         raise ValueError("demo expects positive --d-model, --batch, --length and --tol")
-    names = [n.strip() for n in args.mixers.split(",")] if args.mixers else [e.name for e in entries("mixer")]
+    valid = [e.name for e in entries("mixer")]
+    names = [n.strip() for n in args.mixers.split(",")] if args.mixers else valid
+    unknown = [n for n in names if n not in valid]
+    if unknown:
+        raise ValueError(f"unknown mixer(s) {', '.join(unknown)}; valid names: {', '.join(valid)}")
     x = torch.randn(args.batch, args.length, args.d_model, generator=torch.Generator().manual_seed(args.seed))
     table = Table(title=f"seqlab mixers on x: {tuple(x.shape)} (tolerance {args.tol:g})")
     for col in ("name", "modes", "max |par-chunked|", "max |par-step|", "state size", "params", "paper"):

@@ -12,17 +12,21 @@ HELP = "tokenizer demos (vqtoken-demo: compress a generated video token grid wit
 
 def add_arguments(p):
     p.add_argument("demo", choices=["vqtoken-demo"], help="which demo to run")
-    p.add_argument("--frames", type=int, default=32)
-    p.add_argument("--height", type=int, default=24)
-    p.add_argument("--width", type=int, default=24)
-    p.add_argument("--dim", type=int, default=64)
-    p.add_argument("--objects", type=int, default=4)
-    p.add_argument("--noise", type=float, default=0.1)
+    p.add_argument("--frames", type=int, default=32, help="frames (time steps) of the generated grid")
+    p.add_argument("--height", type=int, default=24, help="token rows per frame")
+    p.add_argument("--width", type=int, default=24, help="token columns per frame")
+    p.add_argument("--dim", type=int, default=64, help="embedding dimension of each token")
+    p.add_argument("--objects", type=int, default=4, help="moving objects (generating prototypes)")
+    p.add_argument("--noise", type=float, default=0.1, help="std of the Gaussian noise added to every token")
     p.add_argument("--tolerance", type=float, default=0.05, help="adaptive variant: max relative MSE")
-    p.add_argument("--num-tokens", type=int, default=None, help="fixed-length variant: codebook size K")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
-
+    p.add_argument(
+        "--num-tokens",
+        type=int,
+        default=None,
+        help="fixed-length variant: codebook size K (default: none: adaptive, set by --tolerance)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the generated grid and of the clustering")
+    p.add_argument("--json", action="store_true", help="print the report as JSON (default: a text summary)")
 
 def run(args) -> int:
     grid, labels = make_video_grid(args.frames, args.height, args.width, args.dim, objects=args.objects,

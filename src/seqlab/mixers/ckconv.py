@@ -23,7 +23,7 @@ from torch import nn
 from seqlab.mixers.base import Mixer
 from seqlab.ops.fft_conv import fft_conv
 from seqlab.ops.init import make_generator
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 CKCONV_TITLE = "CKConv: Continuous Kernel Convolution For Sequential Data"
 
@@ -52,7 +52,7 @@ class Siren(nn.Module):
         return self.out(p)
 
 
-@register("mixer", "ckconv", papers=[CKCONV_TITLE], state="cache of past inputs")
+@register("mixer", "ckconv", implements=Paper(CKCONV_TITLE, "2102.02611"), used_by=[CKCONV_TITLE])
 class CKConv(Mixer):
     """CKConv (arXiv 2102.02611): ``y_t = sum_s K(s) x_{t-s} + D x_t`` with a SIREN kernel ``K``.
 

@@ -30,7 +30,7 @@ from seqlab.mixers.base import Mixer
 from seqlab.ops.blockwise import scan_in_blocks
 from seqlab.ops.norm import rms_norm
 from seqlab.ops.scan import scan_chunked
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 MODES = ("scan", "recurrent", "attention")
 
@@ -83,9 +83,8 @@ def gateloop_attention(s0, log_mag, phase, q, k, v):
 @register(
     "mixer",
     "gateloop",
-    papers=["GateLoop: Fully Data-Controlled Linear Recurrence for Sequence Modeling"],
-    modes="parallel (scan|recurrent|attention), chunked, step",
-    state="complex n_heads * d_k * d_v",
+    implements=Paper("GateLoop: Fully Data-Controlled Linear Recurrence for Sequence Modeling", "2311.01927"),
+    used_by=["GateLoop: Fully Data-Controlled Linear Recurrence for Sequence Modeling"],
 )
 class GateLoop(Mixer):
     """GateLoop mixer (arXiv 2311.01927): S_t = diag(a_t) S_{t-1} + k_t v_t^T, y_t = Re(q_t^T S_t)."""

@@ -9,18 +9,18 @@ State ``h (batch, n_layers, H)``; the modes come from :class:`~seqlab.mixers.rec
 
 from __future__ import annotations
 
-from seqlab.mixers.recurrent_base import CATALOG_TITLE, MODES_INFO, RecurrentMixer
-from seqlab.registry import register
+from seqlab.mixers.recurrent_base import CATALOG_TITLE, RecurrentMixer
+from seqlab.registry import Paper, register
 
 
 @register(
     "mixer",
     "gru",
-    papers=[CATALOG_TITLE],
-    state="h per layer",
-    cites="Learning Phrase Representations using RNN Encoder-Decoder for Statistical Machine "
-    "Translation, arXiv 1406.1078",
-    modes=MODES_INFO,
+    implements=Paper(
+        "Learning Phrase Representations using RNN Encoder-Decoder for Statistical Machine Translation",
+        "1406.1078",
+    ),
+    used_by=[CATALOG_TITLE],
 )
 class GRU(RecurrentMixer):
     """GRU mixer (arXiv 1506.00019, 1406.1078): h_t = (1 - z) * n + z * h_{t-1}, y_t = W_o h_t."""

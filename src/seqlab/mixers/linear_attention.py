@@ -11,15 +11,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqlab.mixers.matrix_state import MatrixStateMixer
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 
 @register(
     "mixer",
     "linear_attention",
-    cites="Transformers are RNNs: Fast Autoregressive Transformers with Linear Attention, arXiv 2006.16236",
-    modes=("parallel", "chunked", "step"),
-    state_size="n_heads * d_head * (d_head + 1)",
+    implements=Paper(
+        "Transformers are RNNs: Fast Autoregressive Transformers with Linear Attention", "2006.16236"
+    ),
+    used_by=["On the Expressivity of Selective State-Space Layers: A Multivariate Polynomial Approach"],
     test_cfg={"n_heads": 2},
 )
 class LinearAttention(MatrixStateMixer):

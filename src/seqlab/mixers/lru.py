@@ -22,14 +22,14 @@ import torch
 from torch import nn
 
 from seqlab.mixers.ssm_base import DiagonalMIMO, complex_normal
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 UNIVERSALITY = "On the Universality of Linear Recurrences Followed by Nonlinear Projections"
 
 
-@register("mixer", "lru", papers=[UNIVERSALITY],
-          cites="Resurrecting Recurrent Neural Networks for Long Sequences, arXiv 2303.06349",
-          state="diagonal complex, ring init, gamma normalisation")
+@register("mixer", "lru",
+          implements=Paper("Resurrecting Recurrent Neural Networks for Long Sequences", "2303.06349"),
+          used_by=[UNIVERSALITY])
 class LRU(DiagonalMIMO):
     """LRU (arXiv 2303.06349): ``x_t = lambda x_{t-1} + gamma B u_t``, ``y_t = Re(C x_t) + D u_t``.
 

@@ -21,12 +21,12 @@ from torch import nn
 
 from seqlab.mixers.ssm_base import ConvSSM, DenseRecurrence
 from seqlab.ops.hippo import discretize_dense, krylov_kernel, legs
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 LSSL_TITLE = "Combining Recurrent, Convolutional, and Continuous-time Models with Linear State-Space Layers"
 
 
-@register("mixer", "lssl", papers=[LSSL_TITLE], state="dense HiPPO-LegS, bilinear")
+@register("mixer", "lssl", implements=Paper(LSSL_TITLE, "2110.13985"), used_by=[LSSL_TITLE])
 class LSSL(DenseRecurrence, ConvSSM):
     """LSSL (arXiv 2110.13985): per-channel SISO SSM with dense HiPPO-LegS A, Krylov kernel.
 

@@ -10,17 +10,15 @@ State ``(h, c)``, each ``(batch, n_layers, H)``; the modes come from
 
 from __future__ import annotations
 
-from seqlab.mixers.recurrent_base import CATALOG_TITLE, MODES_INFO, RecurrentMixer
-from seqlab.registry import register
+from seqlab.mixers.recurrent_base import CATALOG_TITLE, RecurrentMixer
+from seqlab.registry import Paper, register
 
 
 @register(
     "mixer",
     "lstm",
-    papers=[CATALOG_TITLE],
-    state="(h, c) per layer",
-    cites="Long Short-Term Memory, Hochreiter & Schmidhuber, Neural Computation 1997",
-    modes=MODES_INFO,
+    implements=Paper("Long Short-Term Memory", venue="Neural Computation 9(8), 1997"),
+    used_by=[CATALOG_TITLE],
 )
 class LSTM(RecurrentMixer):
     """LSTM mixer (arXiv 1506.00019): c_t = f*c_{t-1} + i*g, h_t = o*tanh(c_t), y_t = W_o h_t."""

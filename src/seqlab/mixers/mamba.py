@@ -31,7 +31,7 @@ from torch import nn
 from seqlab.mixers.base import Mixer
 from seqlab.ops.blockwise import scan_in_blocks
 from seqlab.ops.scan import scan_chunked
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 
 def _discretize(delta, A, B, x):
@@ -62,13 +62,12 @@ def _scan_block(A, chunk):
 @register(
     "mixer",
     "mamba",
-    papers=[
+    implements=Paper("Mamba: Linear-Time Sequence Modeling with Selective State Spaces", "2312.00752"),
+    used_by=[
         "On the Expressivity of Selective State-Space Layers: A Multivariate Polynomial Approach",
         "Generalization Error Analysis for Selective State-Space Models Through the Lens of Attention",
+        "Samba: Simple Hybrid State Space Models for Efficient Unlimited Context Language Modeling",
     ],
-    cites="Mamba: Linear-Time Sequence Modeling with Selective State Spaces, arXiv 2312.00752",
-    modes="parallel (scan|loop), chunked, step",
-    state="conv cache + selective h (d_inner x d_state)",
 )
 class Mamba(Mixer):
     """Mamba / S6 selective SSM (arXiv 2312.00752): h_t = exp(delta_t A) h_{t-1} + delta_t B_t x_t."""

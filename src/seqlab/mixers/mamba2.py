@@ -26,16 +26,17 @@ from torch import nn
 from seqlab.mixers.base import Mixer
 from seqlab.ops.gla import gla_chunked, gla_step
 from seqlab.ops.norm import RMSNorm
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 
 @register(
     "mixer",
     "mamba2",
-    cites="Transformers are SSMs: Generalized Models and Efficient Algorithms Through Structured State "
-    "Space Duality, arXiv 2405.21060",
-    modes=("parallel", "chunked", "step"),
-    state_size="n_heads * d_state * head_dim + (d_conv - 1) * (d_inner + 2 * d_state)",
+    implements=Paper(
+        "Transformers are SSMs: Generalized Models and Efficient Algorithms Through Structured State "
+        "Space Duality",
+        "2405.21060",
+    ),
     test_cfg={"d_state": 8, "head_dim": 8},
 )
 class Mamba2(Mixer):

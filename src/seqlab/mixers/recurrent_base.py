@@ -15,7 +15,6 @@ from torch import nn
 from seqlab.mixers.base import Mixer
 
 CATALOG_TITLE = "A Critical Review of Recurrent Neural Networks for Sequence Learning"
-MODES_INFO = "parallel, chunked, step (parallel only if bidirectional)"
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 # Longest sequence handed to the fused kernel in one call: cuDNN refused 65536 steps

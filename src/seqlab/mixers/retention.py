@@ -13,15 +13,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqlab.mixers.matrix_state import MatrixStateMixer
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 
 @register(
     "mixer",
     "retention",
-    cites="Retentive Network: A Successor to Transformer for Large Language Models, arXiv 2307.08621",
-    modes=("parallel", "chunked", "step"),
-    state_size="n_heads * d_head * v_expand * d_head",
+    implements=Paper("Retentive Network: A Successor to Transformer for Large Language Models", "2307.08621"),
     test_cfg={"n_heads": 2},
 )
 class Retention(MatrixStateMixer):

@@ -26,7 +26,7 @@ from torch import nn
 
 from seqlab.mixers.attention import Attention
 from seqlab.mixers.base import Mixer
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 
 class MemoryLayer(nn.Module):
@@ -62,9 +62,8 @@ class MemoryLayer(nn.Module):
 @register(
     "mixer",
     "rmt",
-    papers=["Recurrent Memory Transformer"],
-    cites="Recurrent Memory Transformer, arXiv 2207.06881",
-    state_size="n_memory*d_model + O(segment*d_model)",
+    implements=Paper("Recurrent Memory Transformer", "2207.06881"),
+    used_by=["Recurrent Memory Transformer"],
 )
 class RMT(Mixer):
     """Recurrent Memory Transformer (arXiv 2207.06881): segment-level recurrence through memory tokens.

@@ -29,8 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqlab.mixers.recurrent_base import CATALOG_TITLE, MODES_INFO, RecurrentMixer
-from seqlab.registry import register
+from seqlab.mixers.recurrent_base import CATALOG_TITLE, RecurrentMixer
+from seqlab.registry import Paper, register
 
 
 class StableRNN(nn.Module):
@@ -73,7 +73,15 @@ class StableRNN(nn.Module):
 INVERSE_TITLE = "Inverse Approximation Theory for Nonlinear Recurrent Neural Networks"
 
 
-@register("mixer", "rnn", papers=[CATALOG_TITLE, INVERSE_TITLE], modes=MODES_INFO, state="h per layer")
+@register(
+    "mixer",
+    "rnn",
+    implements=(
+        Paper("Finding Structure in Time", venue="Cognitive Science 14(2), 1990"),
+        Paper(INVERSE_TITLE, "2305.19190"),
+    ),
+    used_by=[CATALOG_TITLE, INVERSE_TITLE],
+)
 class ElmanRNN(RecurrentMixer):
     """Elman RNN mixer (arXiv 1506.00019): h_t = tanh(W_i x_t + W_h h_{t-1} + b), y_t = W_o h_t.
 

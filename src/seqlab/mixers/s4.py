@@ -34,12 +34,12 @@ from seqlab.mixers.ssm_base import (
 )
 from seqlab.ops.blockwise import map_blocks
 from seqlab.ops.hippo import legs_dplr
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 S4_TITLE = "Efficiently Modeling Long Sequences with Structured State Spaces"
 
 
-@register("mixer", "s4", papers=[S4_TITLE], state="DPLR HiPPO-LegS, bilinear, Cauchy kernel")
+@register("mixer", "s4", implements=Paper(S4_TITLE, "2111.00396"), used_by=[S4_TITLE])
 class S4(DenseRecurrence, ComplexEigs):
     """S4 (arXiv 2111.00396): DPLR ``A = Lambda - P P^*``, Cauchy + Woodbury kernel at roots of unity.
 

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import torch
 
-from seqlab.mixers.s4 import S4_TITLE
 from seqlab.mixers.ssm_base import KERNEL_BLOCK_NUMEL, ComplexEigs, as_complex
 from seqlab.ops.blockwise import map_blocks
 from seqlab.ops.hippo import discretize_diag, s4d_init
 from seqlab.ops.scan import scan_chunked
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 
-@register("mixer", "s4d", papers=[S4_TITLE],
-          cites="On the Parameterization and Initialization of Diagonal State Space Models, arXiv 2206.11893",
-          state="diagonal complex, S4D-Lin/Inv, Vandermonde kernel")
+@register("mixer", "s4d",
+          implements=Paper("On the Parameterization and Initialization of Diagonal State Space Models",
+                           "2206.11893"))
 class S4D(ComplexEigs):
     """S4D (arXiv 2206.11893): diagonal complex SSM, Vandermonde kernel, scan for recurrence.
 

@@ -15,15 +15,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from seqlab.mixers.lru import UNIVERSALITY
 from seqlab.mixers.ssm_base import DiagonalMIMO, complex_normal
 from seqlab.ops.hippo import legs_nplr
 from seqlab.ops.init import log_uniform
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 
 @register("mixer", "s5",
-          cites="Simplified State Space Layers for Sequence Modeling, arXiv 2208.04933",
-          state="MIMO diagonal complex, HiPPO-N init, ZOH")
+          implements=Paper("Simplified State Space Layers for Sequence Modeling", "2208.04933"),
+          used_by=[UNIVERSALITY])
 class S5(DiagonalMIMO):
     """S5 (arXiv 2208.04933): MIMO ``x_t = exp(Lambda dt) x_{t-1} + dB u_t``, ``y_t = 2 Re(C x_t) + D u_t``.
 

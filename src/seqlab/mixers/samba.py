@@ -23,7 +23,7 @@ from torch import nn
 
 from seqlab.mixers.base import Mixer
 from seqlab.ops.norm import RMSNorm
-from seqlab.registry import create, register
+from seqlab.registry import Paper, create, register
 
 
 class SwiGLU(nn.Module):
@@ -42,9 +42,11 @@ class SwiGLU(nn.Module):
 @register(
     "mixer",
     "samba",
-    papers=["Samba: Simple Hybrid State Space Models for Efficient Unlimited Context Language Modeling"],
-    modes="parallel, chunked, step",
-    state="mamba state + sliding-window KV cache",
+    implements=Paper(
+        "Samba: Simple Hybrid State Space Models for Efficient Unlimited Context Language Modeling",
+        "2406.07522",
+    ),
+    used_by=["Samba: Simple Hybrid State Space Models for Efficient Unlimited Context Language Modeling"],
     test_cfg={"window": 8},
 )
 class Samba(Mixer):
