@@ -140,6 +140,7 @@ def test_a_config_built_on_suite_defaults_shares_the_suite_row():
         own = {"task": run.task, "mixer": run.mixer, "task_params": dict(run.task_params)}
         own |= {"mixer_cfg": dict(run.mixer_cfg), "d_model": run.d_model, "seed": run.seed, "lr": run.lr}
         own |= {"steps": run.steps, "target": run.target, "state_init": run.state_init}
+        own |= {"batch_size": run.batch_size, "warmup": run.warmup, "eval_every": run.eval_every}
         rebuilt = RunConfig(**{**suite_defaults("default"), **own})
         assert rebuilt.key() == run.key()
         assert rebuilt.replace(eval_n=rebuilt.eval_n + 1).key() != run.key()
