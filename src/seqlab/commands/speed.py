@@ -1,6 +1,6 @@
 """``seqlab speed``: time forward+backward and peak memory of every registered mixer, plus checks.
 
-See :mod:`seqlab.bench.speed` (the same as ``python benchmarks/mixers.py``).
+A thin front end of :mod:`seqlab.bench.speed` (the same as ``python benchmarks/speed.py``).
 """
 
 from __future__ import annotations
@@ -17,5 +17,5 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    run_speed(config_from_args(args))
+    run_speed(config_from_args(args), store=args.store)
     return 0
