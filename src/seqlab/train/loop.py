@@ -164,6 +164,11 @@ def fit(
     if path is not None:
         state = load_checkpoint(path, model, opt, device)
         start, history, stopped = state["step"], state["history"], state["stopped_early"]
+        if start > steps:
+            raise ValueError(
+                f"checkpoint {path} is at step {start}, beyond steps={steps} of this run; resume with "
+                f"steps >= {start}, or delete the folder {path.parent} to start over"
+            )
     else:
         torch.manual_seed(seed)
     for cb in callbacks:
