@@ -97,3 +97,36 @@ def test_suites_exist():
     assert {"default", "full"} <= set(suite_names())
     with pytest.raises(ValueError, match="valid suites"):
         load_suite("nope")
+
+
+MODEL_GRID = """\
+name: models
+defaults: {steps: 10}
+experiments:
+  - task: mqar
+    task_params: {vocab_size: 32, seq_len: 32, n_pairs: 4}
+    mixers: [attention, lstm]
+    widths: [64]
+    pos_enc: [none]
+    mixer_cfg:
+      attention: {n_heads: 4}
+"""
+
+
+@pytest.mark.parametrize(
+    "old,new,pattern",
+    [
+        (
+            "{n_heads: 4}",
+            "{n_heads: 3}",
+            r"grid\.yaml:10: .*'attention'.*n_heads a positive divisor of d_model=64",
+        ),
+        ("{n_heads: 4}", "{bogus: 1}", r"grid\.yaml:10: .*unexpected keyword argument 'bogus'"),
+        ("pos_enc: [none]", "pos_enc: [none, nope]", r"grid\.yaml:8: .*unknown positional 'nope'"),
+    ],
+)
+def test_grid_errors_only_the_model_sees_fail_up_front(tmp_path, old, new, pattern):
+    good = load_grid(_write(tmp_path, MODEL_GRID))
+    assert len(good.runs) == 2
+    with pytest.raises(ConfigError, match=pattern):
+        load_grid(_write(tmp_path, MODEL_GRID.replace(old, new)))

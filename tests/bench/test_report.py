@@ -3,8 +3,8 @@ import re
 from seqlab.bench.findings import check_findings
 from seqlab.bench.report import SPEED_HINT, write_report
 from seqlab.bench.run import run_one
-from seqlab.bench.store import ResultStore
 from seqlab.experiments.config import RunConfig
+from seqlab.experiments.store import ResultStore
 
 
 def _fake_row(task, mixer, width, n_pairs=None, score=0.5, ood=None, rpe=None):
@@ -102,3 +102,19 @@ def test_run_one_end_to_end(toy_components):
     assert [h["step"] for h in res["history"]] == [10, 20]
     noisy = run_one(cfg.replace(state_init="noise"))
     assert noisy["score"] != res["score"] or noisy["final_loss"] != res["final_loss"]
+
+
+def test_stale_rows_are_marked_in_the_report(tmp_path, monkeypatch):
+    from seqlab.experiments import store as store_mod
+
+    db = tmp_path / "s.sqlite"
+    monkeypatch.setattr(store_mod, "git_commit", lambda: "a" * 40)
+    with ResultStore(db) as store:
+        store.put(*_fake_row("mqar", "lstm", 32, 4, score=0.5))
+    monkeypatch.setattr(store_mod, "git_commit", lambda: "b" * 40)
+    with ResultStore(db) as store:
+        store.put(*_fake_row("mqar", "attention", 32, 4, score=0.9))
+        path = write_report(store.rows(), tmp_path / "rep", current_version=store.code_version)
+    page = path.read_text()
+    assert page.count('<tr class="stale">') == 1 and "stale: made by another code version (1 rows)" in page
+    assert "1 rows were made by another code version" in page and "--rerun-stale" in page

@@ -68,14 +68,26 @@ def build_model(cfg: RunConfig, task):
         max_len=max_len,
         randomized_positions=cfg.randomized_positions,
     )
-    if cfg.state_init != "zero":
-        modes = getattr(model.blocks[0].mixer, "modes", ())
-        if "chunked" not in modes or "O(L" in str(getattr(model.blocks[0].mixer, "state_size", "")):
-            raise ValueError(
-                f"state_init={cfg.state_init!r} needs a recurrent mixer with a fixed-size state "
-                f"(modes include 'chunked'); {cfg.mixer!r} has modes {modes}"
-            )
+    if cfg.state_init != "zero" and not has_fixed_size_state(model.blocks[0].mixer):
+        growth = getattr(type(model.blocks[0].mixer), "state_growth", None)
+        raise ValueError(
+            f"state_init={cfg.state_init!r} needs a recurrent mixer with a fixed-size state "
+            f"(state_growth 'constant'); {cfg.mixer!r} has state_growth {growth!r}"
+        )
     return model
+
+
+def has_fixed_size_state(mixer) -> bool:
+    """Whether ``mixer``'s recurrent state stays the same size however long the input.
+
+    Read from the mixer class's ``state_growth`` ("constant" / "window" / "linear"); for a class
+    that does not declare it yet, the older rule: a chunked mode and a state size that is not O(L).
+    """
+    growth = getattr(type(mixer), "state_growth", None)
+    if growth is not None:
+        return growth == "constant"
+    modes = getattr(mixer, "modes", ())
+    return "chunked" in modes and "O(L" not in str(getattr(mixer, "state_size", ""))
 
 
 def spread(values, k: int) -> list[int]:

@@ -13,7 +13,9 @@ def add_arguments(p):
     p.add_argument("name", nargs="?", help="claim name (for reproduce), or 'all'")
     p.add_argument("--store", default="results/bench.sqlite", help="results store (SQLite)")
     p.add_argument("--out", default="report", help="report folder, rewritten after a reproduction")
-    p.add_argument("--workers", type=int, default=2, help="worker processes (one thread each)")
+    from seqlab.commands.bench import workers_arg
+
+    p.add_argument("--workers", type=workers_arg, default=2, help="worker processes (one thread each)")
     p.add_argument(
         "--implemented", action="store_true", help="only papers with registered components or a claim"
     )
@@ -37,7 +39,7 @@ def paper_table(store) -> tuple[list[str], list[list[str]]]:
 
 
 def _open_store(path: str, create: bool):
-    from seqlab.bench.store import ResultStore
+    from seqlab.experiments.store import ResultStore
 
     if not create and not Path(path).is_file():
         return None

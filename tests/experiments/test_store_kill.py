@@ -9,8 +9,8 @@ import time
 import pytest
 
 from seqlab.bench.runner import run_grid
-from seqlab.bench.store import ResultStore
 from seqlab.experiments.config import RunConfig
+from seqlab.experiments.store import ResultStore
 
 N_RUNS = 40
 
@@ -18,7 +18,7 @@ SCRIPT = textwrap.dedent(
     """
     import sys, time
     from seqlab.bench.runner import run_grid
-    from seqlab.bench.store import ResultStore
+    from seqlab.experiments.store import ResultStore
     from seqlab.experiments.config import RunConfig
 
     def fake_run(cfg, checkpoint_dir=None, resume=False):
