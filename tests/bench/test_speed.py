@@ -10,6 +10,7 @@ from seqlab.bench import speed
 from seqlab.bench.speed import table as speed_table
 from seqlab.bench.speed.display import markdown, print_result
 from seqlab.cli import main
+from seqlab.experiments.store import ResultStore
 
 ROOT = Path(__file__).parents[2]
 VERDICTS = {"PASS", "FAIL", "unreliable"}
@@ -178,8 +179,17 @@ def test_unknown_or_missing_device_is_a_clear_error(monkeypatch):
 def test_benchmark_script_writes_table_and_json(tmp_path):
     mod = runpy.run_path(str(ROOT / "benchmarks" / "speed.py"))
     out = tmp_path / "results" / "speed.json"
-    assert mod["main"](["--quick", "--mixers", "s4d", "--out", str(out)]) == 0
+    store = tmp_path / "store.sqlite"
+    assert mod["main"](["--quick", "--mixers", "s4d", "--out", str(out), "--store", str(store)]) == 0
     res = json.loads(out.read_text())
     assert [r["mixer"] for r in res["results"]] == ["s4d", "s4d"]
+    with ResultStore(store) as st:
+        rows = st.rows(kind="speed")
+    cells = {
+        (r["config"]["mixer"], r["config"]["length"]): r["result"]
+        for r in rows
+        if r["config"]["what"] == "cell"
+    }
+    assert cells.keys() == {("s4d", 16), ("s4d", 64)} and cells["s4d", 16]["time_ms"] > 0
     md = out.with_suffix(".md").read_text()
     assert "| s4d |" in md and "(b) chunked scan" in md

@@ -80,7 +80,7 @@ def test_continual_html_section_escapes_and_marks_stale_rows():
     ]
     section = html_section(rows)
     assert "<h3>p&lt;1&gt;</h3>" in section and "<p<1>" not in section
-    assert "60.0 +- 10.0*" in section and "needs &lt;task&gt;" in section and "n/a" in section
+    assert "60.0 +- 10.0†" in section and "needs &lt;task&gt;" in section and "n/a" in section
     assert "seqlab continual" in html_section([])
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from seqlab.continual.report import mean_se, table, write_report  # noqa: F401  (re-exported)
+from seqlab.continual.report import KIND, flat_row, mean_se, table, write_report  # noqa: F401  (re-exported)
 from seqlab.continual.runner import make_strategy, run
 from seqlab.continual.scenarios import (
     SCENARIOS,
@@ -36,7 +36,6 @@ from seqlab.experiments.runner import run_cells
 from seqlab.experiments.store import ResultStore
 from seqlab.registry import get, names
 
-KIND = "continual"
 PROTOCOLS = {
     "split-mnist": lambda scenario: split_stream("mnist", scenario),
     "permuted-mnist": lambda scenario: permuted_stream("mnist", scenario, n_tasks=5),
@@ -118,11 +117,6 @@ def run_cell(cell: ContinualCell, checkpoint_dir=None, resume: bool = False) -> 
     return {**res.summary, "R": res.R, "seconds": time.perf_counter() - t0}
 
 
-def _flat(row: dict) -> dict:
-    """A store row as the flat dict the tables read: cell fields, result fields, ``stale``."""
-    return {**row["config"], **row["result"], "stale": row["stale"], "key": row["key"]}
-
-
 @contextlib.contextmanager
 def _opened(store):
     if isinstance(store, ResultStore):
@@ -135,7 +129,7 @@ def _opened(store):
 def stored_rows(store, protocol: str | None = None) -> list[dict]:
     """Every continual row of ``store`` (a :class:`ResultStore` or its path), flattened."""
     with _opened(store) as st:
-        rows = [_flat(r) for r in st.rows(kind=KIND)]
+        rows = [flat_row(r) for r in st.rows(kind=KIND)]
     return [r for r in rows if protocol is None or r["protocol"] == protocol]
 
 
@@ -190,7 +184,7 @@ def run_protocol(
             progress=progress,
             log=log,
         )
-        by_key = {r["key"]: _flat(r) for r in st.rows([c.key() for c in cells], kind=KIND)}
+        by_key = {r["key"]: flat_row(r) for r in st.rows([c.key() for c in cells], kind=KIND)}
     rows = []
     for c in cells:
         if c.key() in by_key:

@@ -1,9 +1,10 @@
 """Continual-learning tables: Markdown (``<out>/<protocol>.md``) and a section of the one HTML report.
 
 Each table is strategy x scenario, final average accuracy (or forgetting) in % as mean +- standard
-error over seeds; ``n/a`` marks a refused combination, ``error`` a cell that failed, and ``*`` a value
-resting on a stale row (made by another code version than the running one; ``seqlab continual
---rerun-stale`` refreshes them).
+error over seeds; ``n/a`` marks a refused combination, ``error`` a cell that failed, and the stale
+mark (:data:`~seqlab.experiments.report.STALE_MARK`) a value resting on a stale row (made by another
+code version than the running one; ``seqlab continual --rerun-stale`` refreshes them). The section
+source "continual" of :mod:`seqlab.experiments.report` renders the store's continual rows.
 """
 
 from __future__ import annotations
@@ -14,8 +15,16 @@ import os
 from pathlib import Path
 
 from seqlab.continual.scenarios import SCENARIOS
+from seqlab.experiments.report import STALE_MARK, Section, register_section
+
+KIND = "continual"
 
 METRICS = {"avg_acc": "Final average accuracy (%)", "forgetting": "Forgetting (%)"}
+
+
+def flat_row(row: dict) -> dict:
+    """A store row of kind "continual" as the flat dict the tables read (cell, result, ``stale``)."""
+    return {**row["config"], **row["result"], "stale": row.get("stale", False), "key": row["key"]}
 
 
 def mean_se(values: list[float]) -> tuple[float, float]:
@@ -49,7 +58,8 @@ def grid(rows: list[dict], metric: str = "avg_acc") -> tuple[list[str], list[lis
             else:
                 m, se = mean_se(vals)
                 text = f"{100 * m:.1f} +- {100 * se:.1f}" if not math.isnan(se) else f"{100 * m:.1f}"
-                cells.append(text + ("*" if any(r.get("stale") for r in rs if metric in r) else ""))
+                stale = any(r.get("stale") for r in rs if metric in r)
+                cells.append(text + (STALE_MARK if stale else ""))
         body.append([st, *cells])
     return ["strategy", *(f"{s}-IL" for s in scenarios)], body
 
@@ -87,7 +97,7 @@ def write_report(rows: list[dict], protocol: str, out: str | Path, command: str)
         "",
     ]
     if any(r.get("stale") for r in rows):
-        text += ["`*`: from a stale row (another code version); `--rerun-stale` refreshes it.", ""]
+        text += [f"{STALE_MARK}: from a stale row (another code version); `--rerun-stale` refreshes it.", ""]
     refused = _refused(rows)
     if refused:
         text += ["## Refused combinations", ""] + [f"- {a} / {b}: {c}" for a, b, c in refused] + [""]
@@ -115,7 +125,9 @@ def html_section(rows: list[dict]) -> str:
         mine = [r for r in rows if r["protocol"] == protocol]
         seeds = sorted({r["seed"] for r in mine})
         parts.append(f"<h3>{html.escape(protocol)}</h3>")
-        parts.append(f"<p>mean +- standard error over {len(seeds)} seed(s); n/a: refused; *: stale row</p>")
+        parts.append(
+            f"<p>mean +- standard error over {len(seeds)} seed(s); n/a: refused; {STALE_MARK}: stale row</p>"
+        )
         for metric, title in METRICS.items():
             parts += [f"<h4>{html.escape(title)}</h4>", _html_table(*grid(mine, metric))]
         refused = _refused(mine)
@@ -123,3 +135,22 @@ def html_section(rows: list[dict]) -> str:
             items = "".join(f"<li>{html.escape(f'{a} / {b}: {c}')}</li>" for a, b, c in refused)
             parts.append(f"<details><summary>Refused combinations</summary><ul>{items}</ul></details>")
     return "\n".join(parts)
+
+
+def markdown_tables(rows: list[dict]) -> str:
+    """Per protocol, the accuracy and forgetting tables as Markdown."""
+    parts = []
+    for protocol in sorted({r["protocol"] for r in rows}):
+        mine = [r for r in rows if r["protocol"] == protocol]
+        for metric, title in METRICS.items():
+            parts += [f"### {protocol}: {title}", "", table(mine, metric), ""]
+    return "\n".join(parts)
+
+
+@register_section("continual", order=70)
+def continual_section(rows, context):
+    """The continual rows of the store (kind "continual") as report tables; None when there are none."""
+    flat = [flat_row(r) for r in rows if r.get("kind") == KIND]
+    if not flat:
+        return None
+    return Section("Continual learning", html=html_section(flat), markdown=markdown_tables(flat), order=70)
