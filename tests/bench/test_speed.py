@@ -85,6 +85,9 @@ def test_state_growth_is_read_from_the_class_with_the_old_rule_as_fallback(monke
     monkeypatch.delattr(cls, "state_growth", raising=False)
     if getattr(cls, "state_growth", None) is None:  # the fallback: step mode, state not sized by L
         assert speed.state_growth("mamba2") == "constant"
+    mixer = speed_table.build("mamba2", 32, 0)
+    mixer.state_growth = "linear"  # an instance attribute (config-dependent) wins over the class
+    assert speed.state_growth("mamba2", mixer) == "linear"
     attn = get("mixer", "attention").obj
     if getattr(attn, "state_growth", None) is None:
         assert speed.state_growth("attention") is None  # state O(L * d_model): not checked

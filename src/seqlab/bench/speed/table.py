@@ -24,14 +24,16 @@ from seqlab.registry import create, entries, get
 LINEAR_TIME = ("constant", "window")  # state growth whose time must scale linearly with length
 
 
-def state_growth(name: str) -> str | None:
+def state_growth(name: str, mixer=None) -> str | None:
     """The mixer's declared ``state_growth`` ("constant" / "window" / "linear").
 
-    Fallback until every mixer declares it: the old rule (a step mode and a ``state_size`` with
-    no ``L`` or ``max_len`` in it) gives "constant", anything else None (not checked).
+    Read from the built ``mixer`` when given (it may depend on the config, e.g. attention with a
+    sliding window), else from the class. Fallback until every mixer declares it: the old rule (a
+    step mode and a ``state_size`` with no ``L`` or ``max_len`` in it) gives "constant", anything
+    else None (not checked).
     """
     cls = get("mixer", name).obj
-    declared = getattr(cls, "state_growth", None)
+    declared = getattr(mixer if mixer is not None else cls, "state_growth", None)
     if declared is not None:
         return declared
     modes = getattr(cls, "modes", ())
@@ -77,14 +79,14 @@ def time_mixers(cfg: SpeedConfig, console: Console) -> list[dict]:
     names = list(cfg.mixers) if cfg.mixers else [e.name for e in entries("mixer")]
     rows = []
     for name in names:
-        growth = state_growth(name)
         try:
             mixer = build(name, cfg.d_model, cfg.seed, cfg.device)
         except (ValueError, TypeError) as err:
             status = f"failed to build: {str(err)[:80]}"
-            rows += [_row(name, n, growth, status) for n in cfg.lengths]
+            rows += [_row(name, n, state_growth(name), status) for n in cfg.lengths]
             console.print(f"  {name}: {status}")
             continue
+        growth = state_growth(name, mixer)
         mems, times = [], []
         for length in cfg.lengths:
             row = _row(name, length, growth)
