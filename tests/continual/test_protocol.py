@@ -146,3 +146,34 @@ def test_online_and_blurry_protocol_modifiers():
         make_stream("blurryx-split-digits", "class")
     with pytest.raises(ValueError, match="unknown protocol"):
         make_stream("online-split-cifar", "class")
+
+
+def test_a_killed_cell_resumes_from_its_checkpoint_with_identical_results(tmp_path, monkeypatch):
+    import seqlab.continual.runner as runner_mod
+    from seqlab.continual import make_strategy, run
+    from seqlab.continual.protocol import make_stream
+
+    cfg = TrainConfig(steps=3, batch_size=16, hidden=16)
+    cell = ContinualCell("split-digits", "finetune", "class", 0, cfg)
+    stream = make_stream("split-digits", "class")
+    full = run(make_strategy("finetune", seed=0), stream, cfg, seed=0)
+    # a protocol killed after two experiences of this cell left its checkpoint where the runner keeps it
+    ckpt = tmp_path / "checkpoints" / cell.key()
+    run(make_strategy("finetune", seed=0), stream, cfg, seed=0, checkpoint_dir=ckpt, stop_after=2)
+    fits = []
+    real_fit = runner_mod.fit
+    monkeypatch.setattr(runner_mod, "fit", lambda *a, **k: fits.append(1) or real_fit(*a, **k))
+    rows = run_protocol(
+        "split-digits",
+        ["finetune"],
+        ["class"],
+        [0],
+        cfg,
+        tmp_path / "md",
+        workers=1,
+        log=lambda *_: None,
+        store=tmp_path / "store.sqlite",
+    )
+    assert len(fits) == len(stream) - 2  # only the experiences after the checkpoint were trained
+    assert rows[0]["R"] == full.R and rows[0]["avg_acc"] == full.summary["avg_acc"]
+    assert not ckpt.exists()  # removed once the row is stored
