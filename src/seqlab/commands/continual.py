@@ -7,6 +7,7 @@ it stopped; failed cells are retried."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 NAME = "continual"
 DEFAULT_STORE = "results/bench.sqlite"  # the store `seqlab bench` and `seqlab report` default to
@@ -49,6 +50,12 @@ def run(args) -> int:
         raise ValueError(f"--steps must be >= 1, got {steps}")
     strategies = args.strategies.split(",") if args.strategies else None
     scenarios = [s.strip().removesuffix("-il") for s in args.scenarios.split(",")]
+    old_jsonl = Path(args.out) / f"{args.protocol}.jsonl"
+    if old_jsonl.exists():
+        print(
+            f"note: {old_jsonl} holds results in the old JSON-lines format, which is no longer read; "
+            f"results now go to the store {args.store}"
+        )
     rows = run_protocol(
         args.protocol,
         strategies,
