@@ -34,7 +34,7 @@ def _cell(mixer, length, ms, unreliable=False, growth="constant"):
 
 def test_quick_run_writes_the_expected_json(tmp_path):
     out = tmp_path / "speed.json"
-    rc = main(["speed", "--quick", "--mixers", "linear_attention,mamba2", "--out", str(out)])
+    rc = main(["speed", "--quick", "--mixers", "linear_attention,mamba2", "--out", str(out), "--no-store"])
     assert rc == 0
     res = json.loads(out.read_text())
     assert set(res) >= {"config", "memory_method", "environment", "results", "checks"}
@@ -153,7 +153,7 @@ def test_bad_options_raise():
         speed.SpeedConfig(repeats=5, max_repeats=2)
     with pytest.raises(ValueError, match="max_spread"):
         speed.SpeedConfig(max_spread=0)
-    assert main(["speed", "--quick", "--repeats", "0"]) == 2
+    assert main(["speed", "--quick", "--repeats", "0", "--no-store"]) == 2
 
 
 def test_demo_runs_modes_and_reports_agreement(capsys):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from seqlab.bench.speed import add_arguments as _add_arguments
 from seqlab.bench.speed import config_from_args, run_speed
+from seqlab.bench.speed.config import store_from_args
 
 NAME = "speed"
 HELP = "speed/memory table of every mixer + scaling, scan, fla and finiteness checks (writes JSON)"
@@ -17,5 +18,5 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    run_speed(config_from_args(args), store=args.store)
+    run_speed(config_from_args(args), store=store_from_args(args))
     return 0

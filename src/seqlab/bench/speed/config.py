@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+DEFAULT_STORE = "results/bench.sqlite"  # the store `seqlab bench`, `continual` and `report` default to
+
 
 @dataclass
 class SpeedConfig:
@@ -97,9 +99,16 @@ def add_arguments(p, out: str = "results/speed.json") -> None:
     )
     p.add_argument(
         "--store",
-        default=None,
-        help="also record each cell in this results store (SQLite, kind 'speed'); default: none",
+        default=DEFAULT_STORE,
+        help="results store (SQLite) that also receives every cell and check as rows of kind 'speed' "
+        "(the store seqlab bench, continual and report use)",
     )
+    p.add_argument("--no-store", action="store_true", help="write only the JSON, no store rows")
+
+
+def store_from_args(args) -> str | None:
+    """The store path the options ask for (None with ``--no-store``)."""
+    return None if args.no_store or not args.store else args.store
 
 
 def config_from_args(args) -> SpeedConfig:
