@@ -130,3 +130,16 @@ def test_grid_errors_only_the_model_sees_fail_up_front(tmp_path, old, new, patte
     assert len(good.runs) == 2
     with pytest.raises(ConfigError, match=pattern):
         load_grid(_write(tmp_path, MODEL_GRID.replace(old, new)))
+
+
+def test_a_config_built_on_suite_defaults_shares_the_suite_row():
+    from seqlab.bench.grid import suite_defaults
+    from seqlab.experiments.config import RunConfig
+
+    for run in load_suite("default", check=False).runs[:3]:
+        own = {"task": run.task, "mixer": run.mixer, "task_params": dict(run.task_params)}
+        own |= {"mixer_cfg": dict(run.mixer_cfg), "d_model": run.d_model, "seed": run.seed, "lr": run.lr}
+        own |= {"steps": run.steps, "target": run.target, "state_init": run.state_init}
+        rebuilt = RunConfig(**{**suite_defaults("default"), **own})
+        assert rebuilt.key() == run.key()
+        assert rebuilt.replace(eval_n=rebuilt.eval_n + 1).key() != run.key()

@@ -29,7 +29,15 @@ SWEEP = textwrap.dedent(
     def fake_run(cfg, checkpoint_dir=None, resume=False):
         with open(LOG, "a") as f:
             f.write(f"{cfg.seed} {os.getpid()}\\n")
+        os.makedirs(checkpoint_dir, exist_ok=True)  # only the claim holder may touch this folder
+        mark = os.path.join(checkpoint_dir, "owner")
+        if os.path.exists(mark):
+            raise RuntimeError(f"checkpoint folder {checkpoint_dir} is in use by {open(mark).read()}")
+        with open(mark, "w") as f:
+            f.write(str(os.getpid()))
         time.sleep(SLEEP)
+        if open(mark).read() != str(os.getpid()):
+            raise RuntimeError("another sweep wrote into this checkpoint folder")
         return {"metric": "accuracy", "score": cfg.seed / 100}
 
     if __name__ == "__main__":
@@ -145,6 +153,7 @@ def test_two_sweeps_on_one_store_split_the_work(tmp_path):
     b, log_b = _start(tmp_path, n=n, workers=0, sleep=0.3, tag="b")
     outs = [p.communicate(timeout=120) for p in (a, b)]
     assert a.returncode == 0 and b.returncode == 0, outs
+    assert all(out.strip().endswith(" 0") for out, _ in outs), f"no cell may fail: {outs}"
     seeds = [int(line.split()[0]) for log in (log_a, log_b) for line in log.read_text().splitlines()]
     assert sorted(seeds) == list(range(n)), "every cell trained exactly once"
     assert log_a.read_text() and log_b.read_text(), "both sweeps took a share"

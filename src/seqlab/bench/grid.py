@@ -26,6 +26,17 @@ def suite_path(name: str) -> Path:
     return path
 
 
+def suite_defaults(name: str) -> dict:
+    """The ``defaults`` mapping of suite ``name``: a claim built on it shares the suite's store rows.
+
+    (Keys hash only the fields that were set, so a RunConfig made with these defaults and the same
+    task, mixer and sweep values has the key of the suite's run -- no settings copied by hand.)
+    """
+    from seqlab.experiments.config import load_config_file
+
+    return dict(load_config_file(suite_path(name)).get("defaults") or {})
+
+
 def check_task(cfg) -> None:
     from seqlab.bench.run import build_task
 
@@ -74,4 +85,4 @@ def load_suite(name: str, overrides: list[str] | None = None, *, check: bool = T
     return load_grid(suite_path(name), overrides, check=check)
 
 
-__all__ = ["Grid", "expand", "load_grid", "load_suite", "suite_names", "suite_path"]
+__all__ = ["Grid", "expand", "load_grid", "load_suite", "suite_defaults", "suite_names", "suite_path"]

@@ -254,5 +254,6 @@ def run_one(
         "state_floats": state_floats(model, task, device),
         "tokens_per_s": sum(tps) / len(tps) if tps else None,
         "wall_time": time.perf_counter() - t0,
+        "device": str(device),  # the store records it in the row's provenance
     }
     return out

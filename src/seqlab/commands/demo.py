@@ -52,15 +52,9 @@ def check_mixer(name: str, d_model: int, x: torch.Tensor, seed: int) -> dict:
     entry = next(e for e in entries("mixer") if e.name == name)
     torch.manual_seed(seed)
     m = create("mixer", name, d_model=d_model).eval()
-    row = {
-        "name": name,
-        "modes": list(m.modes),
-        "chunked": None,
-        "step": None,
-        "state_size": m.state_size,
-        "params": sum(p.numel() for p in m.parameters()),
-        "paper": "; ".join(entry.papers) or entry.info.get("cites", ""),
-    }
+    row = {"name": name, "modes": list(m.modes), "chunked": None, "step": None, "state_size": m.state_size,
+           "params": sum(p.numel() for p in m.parameters()),
+           "paper": "; ".join(entry.papers) or entry.info.get("cites", "")}
     with torch.no_grad():
         y = m(x)
         if "chunked" in m.modes:
@@ -89,10 +83,8 @@ def run(args) -> int:
         diffs = [d for d in (r["chunked"], r["step"]) if d is not None]
         if any(not d <= args.tol for d in diffs):
             bad.append(name)
-        cells = [
-            "-" if d is None else f"{d:.1e}" + ("" if d <= args.tol else " FAIL")
-            for d in (r["chunked"], r["step"])
-        ]
+        cells = ["-" if d is None else f"{d:.1e}" + ("" if d <= args.tol else " FAIL") for d in
+                 (r["chunked"], r["step"])]
         table.add_row(name, ", ".join(r["modes"]), *cells, r["state_size"], f"{r['params']:,}", r["paper"])
     Console(width=220).print(table)
     if bad:

@@ -25,30 +25,20 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    grid, labels = make_video_grid(
-        args.frames, args.height, args.width, args.dim, objects=args.objects, noise=args.noise, seed=args.seed
-    )
+    grid, labels = make_video_grid(args.frames, args.height, args.width, args.dim, objects=args.objects,
+                                   noise=args.noise, seed=args.seed)
     vqt = VQToken(num_tokens=args.num_tokens, tolerance=args.tolerance, seed=args.seed)
     code = vqt.encode(grid)
-    rep = {
-        "variant": vqt.variant,
-        "grid": list(grid.shape),
-        **vqt.report(grid, code),
-        "generating_prototypes": int(labels.unique().numel()),
-    }
+    rep = {"variant": vqt.variant, "grid": list(grid.shape), **vqt.report(grid, code),
+           "generating_prototypes": int(labels.unique().numel())}
     if args.json:
         print(json.dumps(rep))
         return 0
-    print(
-        f"VQToken ({rep['variant']}) on a {args.frames}x{args.height}x{args.width}x{args.dim} token grid "
-        f"({rep['generating_prototypes']} generating prototypes)"
-    )
-    print(
-        f"  tokens: {int(rep['original_tokens'])} -> {int(rep['tokens'])}  "
-        f"(reduction ratio {100 * rep['reduction_ratio']:.3f}% of the original length)"
-    )
-    print(
-        f"  reconstruction from tokens + hash: MSE {rep['mse']:.5f}, relative MSE {rep['relative_mse']:.4f}"
-    )
+    print(f"VQToken ({rep['variant']}) on a {args.frames}x{args.height}x{args.width}x{args.dim} token grid "
+          f"({rep['generating_prototypes']} generating prototypes)")
+    print(f"  tokens: {int(rep['original_tokens'])} -> {int(rep['tokens'])}  "
+          f"(reduction ratio {100 * rep['reduction_ratio']:.3f}% of the original length)")
+    print(f"  reconstruction from tokens + hash: MSE {rep['mse']:.5f}, "
+          f"relative MSE {rep['relative_mse']:.4f}")
     print(f"  TokDense (explained variance per token): {rep['tokdense']:.4f}")
     return 0

@@ -220,7 +220,7 @@ class ResultStore:
                 f"results store {self.path} is a SQLite file without seqlab's tables (has {sorted(tables)}); "
                 f"give another --store path"
             )
-        else:
+        elif not {"results", "claims", "meta"} <= tables:  # an empty SQLite file: make the tables
             with self._tx():
                 self._create_tables(self.conn)
         cols = [r[1] for r in self.conn.execute("PRAGMA table_info(results)")]
