@@ -84,6 +84,7 @@ class Attention(Mixer):
 
     modes = ("parallel", "chunked", "step")
     state_size = "O(L * d_model)"
+    state_growth = "linear"  # "window" for an instance with a sliding window
     uses_positions = True
 
     def __init__(
@@ -115,6 +116,7 @@ class Attention(Mixer):
             self.modes = ("parallel",)
         if window is not None:
             self.state_size = "window * 2 * d_model"
+            self.state_growth = "window"
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.out = nn.Linear(d_model, d_model)
         self.rope = self.alibi = self.urpe = None
@@ -189,8 +191,7 @@ class Attention(Mixer):
         return positions.to(device)
 
     # -- modes -----------------------------------------------------------------------------
-    def forward(self, x: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
-        self.check_input(x)
+    def _forward(self, x: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
         b, length, _ = x.shape
         positions = self._positions(positions, b, length, x.device)
         q, k, v = self.project(x, positions)
@@ -209,24 +210,17 @@ class Attention(Mixer):
             "seen": torch.zeros(batch, dtype=torch.long, device=device),
         }
 
-    def _check_state(self, state, batch):
-        if not isinstance(state, dict) or set(state) != {"k", "v", "pos", "seen"}:
-            raise ValueError("Attention expects a state dict with keys k, v, pos, seen (from init_state)")
-        if state["k"].shape[0] != batch or state["k"].shape[1:2] + state["k"].shape[3:] != (
-            self.n_heads, self.d_head
-        ):
-            raise ValueError(
-                f"Attention expects a cache of shape ({batch}, {self.n_heads}, T, {self.d_head}), "
-                f"got {tuple(state['k'].shape)}"
-            )
+    def _state_spec(self, dtype):
+        """The cache grows along time: ``k``, ``v`` (dim 2) and ``pos`` (dim 1) have any length."""
+        spec = super()._state_spec(dtype)
+        free = {"k": 1, "v": 1, "pos": 0}  # time dim after the batch dim
+        return {
+            key: s._replace(shape=tuple(None if i == free.get(key) else d for i, d in enumerate(s.shape)))
+            for key, s in spec.items()
+        }
 
-    def forward_with_state(self, x, state=None, positions=None):
-        if not self.causal:
-            return super().forward_with_state(x, state)
-        self.check_input(x)
+    def _forward_with_state(self, x, state, positions=None):
         b, n, _ = x.shape
-        state = self.init_state(b, x.device, x.dtype) if state is None else state
-        self._check_state(state, b)
         seen = state["seen"]
         positions = self._positions(positions, b, n, x.device, start=seen)
         q, k, v = self.project(x, positions)
@@ -245,10 +239,3 @@ class Attention(Mixer):
         keep = slice(None) if self.window is None else slice(-self.window, None)
         new = {"k": keys[:, :, keep], "v": values[:, :, keep], "pos": key_pos[:, keep], "seen": seen + n}
         return y, new
-
-    def step(self, x_t, state=None):
-        if not self.causal:
-            return super().step(x_t, state)
-        self.check_input(x_t, step=True)
-        y, state = self.forward_with_state(x_t[:, None], state)
-        return y[:, 0], state
