@@ -178,8 +178,9 @@ class ALiBi(nn.Module):
 
     def bias(self, q_pos: torch.Tensor, k_pos: torch.Tensor) -> torch.Tensor:
         """``(batch, heads, Lq, Lk)`` additive score bias for query/key positions ``(batch, L)``."""
-        dist = (q_pos[:, :, None] - k_pos[:, None, :]).abs().to(self.slopes.dtype)
-        return -self.slopes[None, :, None, None] * dist[:, None]
+        q, k = q_pos.to(self.slopes.dtype), k_pos.to(self.slopes.dtype)  # exact below 2^24
+        dist = (q[:, :, None] - k[:, None, :]).abs_()
+        return dist[:, None] * -self.slopes[None, :, None, None]
 
 
 @register("positional", "urpe", papers=[URPE_TITLE])
