@@ -31,6 +31,7 @@ KIND_PACKAGES: dict[str, str] = {
     "strategy": "seqlab.continual",
     "scenario": "seqlab.continual",
     "probe": "seqlab.probe",
+    "decoder": "seqlab.decode",
 }
 
 

@@ -36,7 +36,8 @@ class _HFBase:
         self.eos_token_id = None
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.name!r}, layers={self.n_layers}, d={self.d_model}, V={self.vocab_size})"
+        kind = type(self).__name__
+        return f"{kind}({self.name!r}, layers={self.n_layers}, d={self.d_model}, V={self.vocab_size})"
 
     # -- text <-> ids ---------------------------------------------------------------------
     def encode(self, texts: list[str]) -> Encoded:
@@ -147,7 +148,12 @@ class HFCausalLM(_HFBase):
         cache = DynamicCache(config=self.model.config)
         with torch.no_grad():
             out = self.model(
-                input_ids=ids, attention_mask=mask, position_ids=pos, cache=cache, use_cache=True, logits_to_keep=1
+                input_ids=ids,
+                attention_mask=mask,
+                position_ids=pos,
+                cache=cache,
+                use_cache=True,
+                logits_to_keep=1,
             )
         state = {"cache": cache, "mask": mask, "pos": pos[:, -1:], "length": ids.shape[1]}
         return out.logits[:, -1, :].to(dtype=torch.float32, copy=True), state
@@ -157,7 +163,9 @@ class HFCausalLM(_HFBase):
         if not isinstance(tokens, torch.Tensor) or tokens.dim() != 1:
             raise ValueError(f"{self.name}.step expects tokens of shape (batch,), got {tokens!r}")
         if self.context_length is not None and state["length"] + 1 > self.context_length:
-            raise ValueError(f"{self.name} has a context of {self.context_length} tokens; the sequence is full")
+            raise ValueError(
+                f"{self.name} has a context of {self.context_length} tokens; the sequence is full"
+            )
         mask = state["mask"]
         if mask is not None:
             mask = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], dim=1)
@@ -176,7 +184,11 @@ class HFCausalLM(_HFBase):
 
     def reorder_state(self, state: dict, index: torch.Tensor) -> dict:
         """Rows ``index`` of the state (the KV cache is reordered in place, as transformers does)."""
-        if not isinstance(index, torch.Tensor) or index.dim() != 1 or index.dtype not in (torch.long, torch.int):
+        if (
+            not isinstance(index, torch.Tensor)
+            or index.dim() != 1
+            or index.dtype not in (torch.long, torch.int)
+        ):
             raise ValueError(f"reorder_state expects a 1-D integer index tensor, got {index!r}")
         state["cache"].reorder_cache(index)
         mask = state["mask"]

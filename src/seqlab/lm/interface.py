@@ -55,7 +55,9 @@ class LanguageModel(Protocol):
 
     def decode(self, ids: torch.Tensor) -> list[str]: ...
 
-    def hidden_states(self, ids: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]: ...
+    def hidden_states(
+        self, ids: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, ...]: ...
 
     def input_embeddings(self, ids: torch.Tensor) -> torch.Tensor: ...
 
@@ -78,7 +80,9 @@ def check_ids(ids, mask=None, *, vocab_size: int | None = None, name: str = "mod
     if ids.shape[0] == 0 or ids.shape[1] == 0:
         raise ValueError(f"{name} expects a non-empty batch of non-empty sequences, got {tuple(ids.shape)}")
     if vocab_size is not None and (int(ids.min()) < 0 or int(ids.max()) >= vocab_size):
-        raise ValueError(f"{name} expects token ids in [0, {vocab_size}), got {int(ids.min())}..{int(ids.max())}")
+        raise ValueError(
+            f"{name} expects token ids in [0, {vocab_size}), got {int(ids.min())}..{int(ids.max())}"
+        )
     if mask is None:
         return None
     if not isinstance(mask, torch.Tensor) or mask.shape != ids.shape:
@@ -94,8 +98,14 @@ def check_ids(ids, mask=None, *, vocab_size: int | None = None, name: str = "mod
 def check_embeds(embeds, d_model: int, mask=None, *, name: str = "model"):
     """Validate continuous input vectors ``(B, T, d_model)``: float and finite (NaN/inf -> ValueError)."""
     if not isinstance(embeds, torch.Tensor) or embeds.dim() != 3 or not embeds.is_floating_point():
-        got = f"{embeds.dtype} {tuple(embeds.shape)}" if isinstance(embeds, torch.Tensor) else type(embeds).__name__
-        raise ValueError(f"{name} expects float input embeddings of shape (batch, length, {d_model}), got {got}")
+        got = (
+            f"{embeds.dtype} {tuple(embeds.shape)}"
+            if isinstance(embeds, torch.Tensor)
+            else type(embeds).__name__
+        )
+        raise ValueError(
+            f"{name} expects float input embeddings of shape (batch, length, {d_model}), got {got}"
+        )
     if embeds.shape[-1] != d_model or embeds.shape[0] == 0 or embeds.shape[1] == 0:
         raise ValueError(
             f"{name} expects input embeddings of shape (batch, length, {d_model}), got {tuple(embeds.shape)}"

@@ -78,7 +78,9 @@ def cached_dir(key: str, build: Callable[[Path], None], root: Path | None = None
     try:
         build(tmp)
         files = {
-            str(p.relative_to(tmp)): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file() and p.name != MANIFEST
+            str(p.relative_to(tmp)): _sha256(p)
+            for p in sorted(tmp.rglob("*"))
+            if p.is_file() and p.name != MANIFEST
         }
         if not files:
             raise RuntimeError(f"building cache {key!r} wrote no files")
