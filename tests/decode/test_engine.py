@@ -170,7 +170,11 @@ def test_trie_and_constraint_errors():
     m, ids = model(), prompts()
     trie = D.PrefixTrie([[1, 2, 3]])
     with pytest.raises(ValueError, match="needs trie=PrefixTrie"):
-        D.generate(m, ids, "constrained_beam", trie=[[1, 2]], eos_token_id=EOS)
+        D.generate(m, ids, "constrained_beam", eos_token_id=EOS)
+    with pytest.raises(ValueError, match="expected a PrefixTrie"):
+        D.generate(m, ids, "constrained_beam", trie="1 2", eos_token_id=EOS)
+    with pytest.raises(ValueError, match="admits no sequence"):
+        D.generate(m, ids, "constrained_beam", trie=[], eos_token_id=EOS)
     with pytest.raises(ValueError, match="cannot finish"):
         D.generate(m, ids, "constrained_beam", trie=trie, eos_token_id=EOS, max_new_tokens=2)
     with pytest.raises(ValueError, match="needs an eos_token_id"):
@@ -275,3 +279,24 @@ def test_pointer_decoder_points_at_a_permutation():
     assert idx.shape == (3, 5) and all(sorted(r) == list(range(5)) for r in idx.tolist())
     with pytest.raises(ValueError, match="PointerNetwork"):
         D.pointer.pointer(model(), x)
+
+
+def test_constrained_beam_over_the_semantic_id_trie():
+    """The trie of seqlab.tokenize's semantic-ids tokenizer: every decoded row is a catalogue item."""
+    from seqlab.registry import create as make
+
+    tok = make("tokenizer", "semantic-ids", levels=2, codebook_size=4)
+    tok.fit(torch.randn(40, 8, generator=torch.Generator().manual_seed(0)))
+    ids_table = tok.ids
+    width = ids_table.shape[1]
+    vocab = int(ids_table.max()) + 2
+    eos = vocab - 1
+    torch.manual_seed(0)
+    m = SequenceModel(mixer="lstm", d_model=16, n_layers=1, vocab_size=vocab).eval()
+    prompt = torch.zeros(2, 3, dtype=torch.long)
+    out = D.generate(
+        m, prompt, "constrained_beam", trie=tok.trie(), num_beams=4, eos_token_id=eos, num_return_sequences=4
+    )
+    rows = out[:, 3 : 3 + width]
+    assert tok.decode(rows).shape == (8,)  # every row is a valid semantic ID (decode raises otherwise)
+    assert bool((out[:, 3 + width] == eos).all())

@@ -313,7 +313,7 @@ def constrained_beam(
     input_ids: torch.Tensor,
     attention_mask: torch.Tensor | None = None,
     *,
-    trie: PrefixTrie | None = None,
+    trie=None,
     num_beams: int = 4,
     max_new_tokens: int | None = None,
     length_penalty: float = 1.0,
@@ -324,10 +324,12 @@ def constrained_beam(
 ) -> torch.Tensor:
     """Beam search whose generated tokens always spell a prefix of a trie sequence, then EOS.
 
+    ``trie``: a :class:`PrefixTrie`, token sequences, or ``seqlab.tokenize``'s semantic-ID trie.
     ``max_new_tokens`` defaults to the trie's depth + 1 (the longest sequence and its EOS).
     """
-    if not isinstance(trie, PrefixTrie):
-        raise ValueError(f"constrained_beam needs trie=PrefixTrie(sequences), got {trie!r}")
+    if trie is None:
+        raise ValueError("constrained_beam needs trie=PrefixTrie(sequences) (or the sequences themselves)")
+    trie = PrefixTrie.coerce(trie)
     _check_beams(num_beams, length_penalty, early_stopping, num_return_sequences)
     eos, pad = special_ids(lm, eos_token_id, pad_token_id)
     if eos is None:

@@ -66,3 +66,28 @@ class PrefixTrie:
 
     def sequences(self) -> list[tuple[int, ...]]:
         return sorted(self._complete)
+
+    @classmethod
+    def coerce(cls, trie) -> PrefixTrie:
+        """A :class:`PrefixTrie` from one, from token sequences (list of lists or an ``(n, L)`` tensor),
+        or from another nested-dict trie with a ``root`` dict (such as ``seqlab.tokenize``'s semantic-ID
+        trie, whose leaves are its complete sequences)."""
+        if isinstance(trie, cls):
+            return trie
+        root = getattr(trie, "root", None)
+        if isinstance(root, dict):
+            return cls(_leaves(root, ()))
+        if isinstance(trie, torch.Tensor) or (isinstance(trie, (list, tuple)) and not isinstance(trie, str)):
+            return cls(trie)
+        raise ValueError(
+            f"expected a PrefixTrie, token sequences or a trie with a 'root' dict, got {type(trie).__name__}"
+        )
+
+
+def _leaves(node: dict, prefix: tuple[int, ...]):
+    for tok, child in node.items():
+        seq = (*prefix, int(tok))
+        if child:
+            yield from _leaves(child, seq)
+        else:
+            yield seq
