@@ -80,6 +80,9 @@ def test_smollm2_bad_input(smol):
         smol.forward_embeds(bad, mask)
     with pytest.raises(ValueError, match="num_beams must be an int >= 1"):
         D.generate(smol, ids, "beam", num_beams=0)
+    two, two_mask = smol.encode(["hello there friend", "hi"])
+    with pytest.raises(ValueError, match="left-padded"):
+        D.generate(smol, two, "greedy", attention_mask=two_mask.flip(1))
     with pytest.raises(ValueError, match="list of strings"):
         smol.encode("not a list")
 

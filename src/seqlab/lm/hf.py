@@ -142,6 +142,11 @@ class HFCausalLM(_HFBase):
         from transformers import DynamicCache
 
         mask = self._check(ids, mask)
+        if mask is not None and bool((mask[:, -1] == 0).any()):
+            raise ValueError(
+                f"{self.name} decodes left-padded prompts (every row's last column a token); "
+                "got right padding: encode() pads on the left"
+            )
         pos = _positions(ids, mask)
         if mask is not None and bool((mask == 1).all()):
             mask = None  # as generate does: no padding, no mask (same attention path)
