@@ -47,6 +47,7 @@ KIND_PACKAGES: dict[str, str] = {
     "strategy": "seqlab.continual",
     "scenario": "seqlab.continual",
     "probe": "seqlab.probe",
+    "decoder": "seqlab.decode",
 }
 
 # top-level module of an optional third-party package -> the pyproject extra that installs it.

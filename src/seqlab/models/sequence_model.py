@@ -323,3 +323,82 @@ class SequenceModel(nn.Module):
         fresh = self.init_state(done.shape[0], done.device, self.head.weight.dtype)
         layers = [reset_state(s, done, f) for s, f in zip(state["layers"], fresh["layers"], strict=True)]
         return {"t": state["t"], "layers": layers}
+
+    # -- language-model interface (seqlab.lm.LanguageModel; used by seqlab.decode) ------
+    padding_side = "none"  # no tokenizer: prompts are unpadded, equal-length rows
+    eos_token_id = None
+    pad_token_id = None
+
+    @property
+    def is_causal(self) -> bool:
+        return bool(self.vocab_size) and all(getattr(b.mixer, "causal", True) for b in self.blocks)
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.blocks)
+
+    @property
+    def context_length(self) -> int | None:
+        return getattr(self.pos, "max_len", None) if self.pos is not None else None
+
+    def encode(self, texts):
+        raise ValueError("SequenceModel has no tokenizer: give token ids, not texts (encode/decode need one)")
+
+    def decode(self, ids):
+        raise ValueError("SequenceModel has no tokenizer: it cannot turn ids into texts")
+
+    def _lm_mask(self, mask, shape) -> None:
+        if mask is not None and (tuple(mask.shape) != tuple(shape) or not bool((mask == 1).all())):
+            raise ValueError("SequenceModel has no padding: pass equal-length rows (mask None or all 1)")
+
+    def input_embeddings(self, ids: torch.Tensor) -> torch.Tensor:
+        self._check(ids)
+        return self.embed(ids)
+
+    def hidden_states(self, ids: torch.Tensor, mask=None) -> tuple[torch.Tensor, ...]:
+        """``n_layers + 1`` tensors (B, T, d): embeddings (+ positions), each block (last normed)."""
+        self._lm_mask(mask, ids.shape)
+        return self._hidden(*self.embed_inputs(ids))
+
+    def _hidden(self, x, positions=None):
+        out = [x]
+        for i, block in enumerate(self.blocks):
+            x = block(x, positions)
+            self._check_layer(i, x)
+            out.append(x)
+        out[-1] = self.norm(out[-1])
+        return tuple(out)
+
+    def forward_embeds(self, embeds: torch.Tensor, mask=None):
+        """Run from continuous vectors (B, T, d_model) in place of the token embeddings."""
+        if not isinstance(embeds, torch.Tensor) or embeds.dim() != 3 or embeds.shape[-1] != self.d_model:
+            raise ValueError(f"forward_embeds expects (batch, length, {self.d_model}) floats, got {embeds!r}")
+        if not bool(torch.isfinite(embeds).all()):
+            raise ValueError("forward_embeds expects finite input embeddings, got NaN or inf")
+        self._lm_mask(mask, embeds.shape[:2])
+        x = embeds
+        if self.pos is not None and getattr(self.pos, "additive", True):
+            x = x + self.pos(torch.arange(x.shape[1], device=x.device).expand(x.shape[0], -1))
+        hs = self._hidden(x)
+        from seqlab.lm.interface import LMOutput  # a torch-only leaf module
+
+        return LMOutput(self.head(hs[-1]), hs)
+
+    def logits(self, ids: torch.Tensor, mask=None) -> torch.Tensor:
+        self._lm_mask(mask, ids.shape)
+        return self(ids)
+
+    def prefill(self, ids: torch.Tensor, mask=None):
+        """Run the prompt through the chunked mode: last-position logits (B, V) and the state."""
+        self._lm_mask(mask, ids.shape)
+        logits, state = self.forward_with_state(ids)
+        return logits[:, -1].float(), state
+
+    def reorder_state(self, state, index: torch.Tensor):
+        """Rows ``index`` of a state (every mixer's ``reorder_state``), for beam search."""
+        if not isinstance(state, dict) or "layers" not in state:
+            got = type(state).__name__
+            raise ValueError(f"reorder_state expects a SequenceModel state from init_state, got {got}")
+        self._check_state(state, int(index.numel()))
+        layers = [b.mixer.reorder_state(s, index) for b, s in zip(self.blocks, state["layers"], strict=True)]
+        return {"t": state["t"], "layers": layers}
