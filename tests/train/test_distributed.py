@@ -95,7 +95,7 @@ def test_dead_rank_gives_clear_error_and_last_complete_checkpoint(tmp_path):
     assert outcomes[1] == ("exit", -signal.SIGKILL)
     kind, text = outcomes[0]
     assert kind == "error" and DistributedError.__name__ in text
-    assert "rank 0 of 2" in text and "step 3" in text
+    assert "rank 0 of 2" in text and "during step 4" in text
     path = latest_checkpoint(ckpt)
     meta = load_checkpoint(path, Net())
     assert meta["step"] == 3  # steps 1-3 completed on both ranks; step 4 never did

@@ -158,7 +158,10 @@ def _is_comm_error(err: BaseException) -> bool:
 
 @contextlib.contextmanager
 def collective_guard(step: int):
-    """Turn a failed collective into :class:`DistributedError` naming this rank and the step."""
+    """Turn a failed collective into :class:`DistributedError` naming this rank and ``step``.
+
+    ``step`` is the 1-based number of the optimizer step being run (a checkpoint's number once done).
+    """
     rank, world = rank_and_world()
     try:
         yield
@@ -168,7 +171,8 @@ def collective_guard(step: int):
         if world == 1 or not _is_comm_error(err):
             raise
         raise DistributedError(
-            f"rank {rank} of {world}: a collective failed at step {step} -- another rank died or did "
-            f"not answer within the process group timeout ({type(err).__name__}: {str(err)[:300]}). "
-            f"Restart every rank; resume=True continues from the last complete checkpoint"
+            f"rank {rank} of {world}: a collective failed during step {step} -- another rank died or "
+            f"did not answer within the process group timeout ({type(err).__name__}: {str(err)[:300]}). "
+            f"Restart every rank; resume=True continues from the last complete checkpoint "
+            f"(step {step - 1} at most)"
         ) from err

@@ -158,7 +158,7 @@ def fit(
         raise ValueError("amp='bf16' (mixed precision) runs on CUDA only; use amp='none' on CPU")
     loss_fn = loss_fn or masked_loss
     model.to(device).train()
-    rank, world = ddp.rank_and_world()  # under torchrun: DDP over the default process group
+    rank, world = ddp.init_distributed()  # under torchrun: DDP over the default process group
     train_model = ddp.wrap_model(model, device)
     opt = make_optimizer(optimizer, [p for p in model.parameters() if p.requires_grad], lr, weight_decay)
 
@@ -212,7 +212,7 @@ def fit(
             batch = _to_device(ddp.shard_batch(get_batch(step), rank, world), device)
             for cb in callbacks:
                 batch = cb.transform_batch(model, batch)
-            with autocast(), ddp.collective_guard(step):
+            with autocast(), ddp.collective_guard(step + 1):
                 loss, outputs = loss_fn(train_model, batch)
                 for cb in callbacks:
                     extra = cb.extra_loss(model, batch, outputs)
@@ -223,7 +223,7 @@ def fit(
                     f"training loss became {loss.item()} at step {step}; lower lr or check inputs"
                 )
             opt.zero_grad(set_to_none=True)
-            with ddp.collective_guard(step):
+            with ddp.collective_guard(step + 1):
                 loss.backward()
             for cb in callbacks:
                 cb.after_backward(model)
