@@ -2,6 +2,7 @@
 
 import os
 import signal
+import time
 
 import pytest
 import torch
@@ -99,6 +100,32 @@ def test_dead_rank_gives_clear_error_and_last_complete_checkpoint(tmp_path):
     path = latest_checkpoint(ckpt)
     meta = load_checkpoint(path, Net())
     assert meta["step"] == 3  # steps 1-3 completed on both ranks; step 4 never did
+
+
+class StallRank1(Callback):
+    """Rank 1 stops answering (no crash) for longer than the process group timeout."""
+
+    def __init__(self, at_step, seconds):
+        self.at_step, self.seconds, self.step = at_step, seconds, 0
+
+    def transform_batch(self, model, batch):
+        self.step += 1
+        if self.step == self.at_step and int(os.environ["RANK"]) == 1:
+            time.sleep(self.seconds)
+        return batch
+
+
+def _stall_worker(rank, world, ckpt):
+    _fit(4, ckpt, callbacks=[StallRank1(2, 8.0)], every=1)
+
+
+def test_stalled_rank_times_out_with_clear_error_not_a_hang(tmp_path):
+    ckpt = str(tmp_path / "ck")
+    outcomes = run_local(_stall_worker, 2, ckpt, timeout_s=5, allow_failures=True)
+    kind, text = outcomes[0]
+    assert kind == "error" and DistributedError.__name__ in text and "during step 2" in text
+    assert outcomes[1][0] != "ok"  # rank 1 finds its peer gone when it wakes up
+    assert read_checkpoint_meta(latest_checkpoint(ckpt))["step"] == 1
 
 
 def test_shard_batch_slices_and_refuses_uneven():
