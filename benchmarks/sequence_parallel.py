@@ -4,7 +4,7 @@
         [--d-model 64 --heads 8 --layers 2 --batch 2] [--repeats 5] [--out PATH]
 
 For each world size ``P`` it forks ``P`` local gloo ranks (127.0.0.1) and, for each scheme of
-:mod:`seqlab.parallel.spatiotemporal`, runs forward + backward of the same model on the same grid:
+:mod:`seqlab.models.spatiotemporal`, runs forward + backward of the same model on the same grid:
 
 - bytes one rank sends per layer, forward and backward, counted by :mod:`seqlab.parallel.comm`;
 - median wall time of forward + backward over ``--repeats`` runs after one warm-up (the slowest
@@ -27,9 +27,9 @@ import time
 import torch
 
 from seqlab.bench.speed import write_json
+from seqlab.models.spatiotemporal import SpatialTemporalTransformer, shard_grid
 from seqlab.parallel.comm import COUNTER, sum_grads
 from seqlab.parallel.launch import run_local
-from seqlab.parallel.spatiotemporal import SpatialTemporalTransformer, shard_grid
 
 SCHEMES = ("dsp", "ulysses", "ring")
 

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
+from seqlab.models.spatiotemporal import SHARD_DIM, SpatialTemporalTransformer, shard_grid
 from seqlab.parallel.comm import COUNTER, sum_grads
 from seqlab.parallel.launch import run_local
-from seqlab.parallel.spatiotemporal import SHARD_DIM, SpatialTemporalTransformer, shard_grid
 
 SCHEMES = ("dsp", "ulysses", "ring")
 

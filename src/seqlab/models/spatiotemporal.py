@@ -26,7 +26,7 @@ Its weights are replicated on every rank; the activations are sharded over ``P``
 An all-to-all sends ``(P - 1) / P`` of its input, so per block and pass (forward, and the same again
 backward) a rank sends ``2 (P-1)/P``, ``4 (P-1)/P`` and ``2 (P-1)`` local activations for DSP,
 Ulysses and ring: DSP moves half of Ulysses' volume and ``1/P`` of the ring's.
-:mod:`seqlab.parallel.comm` counts the bytes actually sent; ``benchmarks/sequence_parallel.py``
+``seqlab.parallel.comm`` counts the bytes actually sent; ``benchmarks/sequence_parallel.py``
 reports them. After ``backward``, :func:`seqlab.parallel.comm.sum_grads` adds the ranks' parameter
 gradients, which then equal one process's.
 """
@@ -40,6 +40,7 @@ import torch.distributed as dist
 from torch import nn
 
 from seqlab.parallel.comm import all_to_all, ring_shift
+from seqlab.registry import register
 
 SCHEMES = ("none", "dsp", "ulysses", "ring")
 SHARD_DIM = {"none": None, "dsp": 2, "ulysses": 1, "ring": 1}  # which grid axis a rank's slice cuts
@@ -117,6 +118,12 @@ class SpatialTemporalBlock(nn.Module):
         return x + self.mlp(self.norm_m(x))
 
 
+@register(
+    "model",
+    "spatiotemporal_transformer",
+    papers=["DSP: Dynamic Sequence Parallelism for Multi-Dimensional Transformers"],
+    schemes=("none", "dsp", "ulysses", "ring"),
+)
 class SpatialTemporalTransformer(nn.Module):
     """``(B, T, S, D) -> (B, T, S, D)`` blocks of temporal + spatial attention (see module docstring)."""
 
