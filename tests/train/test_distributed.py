@@ -128,6 +128,21 @@ def test_stalled_rank_times_out_with_clear_error_not_a_hang(tmp_path):
     assert read_checkpoint_meta(latest_checkpoint(ckpt))["step"] == 1
 
 
+def _split_dirs_worker(rank, world, root):
+    try:
+        _fit(4, os.path.join(root, f"rank{rank}"), resume=True)
+    except ValueError as err:
+        return str(err)
+    return "resumed"
+
+
+def test_ranks_that_see_different_checkpoints_refuse_to_resume(tmp_path):
+    _fit(2, str(tmp_path / "rank0"))  # only rank 0's folder holds a checkpoint (a node-local disk)
+    got = run_local(_split_dirs_worker, 2, str(tmp_path), timeout_s=60)
+    for text in got:
+        assert "disagree on the checkpoint to resume" in text and "[2, -1]" in text
+
+
 def test_shard_batch_slices_and_refuses_uneven():
     b = batches(0)
     parts = [shard_batch(b, r, 4) for r in range(4)]

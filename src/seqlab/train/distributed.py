@@ -131,14 +131,34 @@ def check_world_size(meta: dict[str, Any], path) -> None:
         )
 
 
+def _comm_device() -> torch.device:
+    """Where small tensors for collectives live: the current GPU under NCCL, else the CPU."""
+    if dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
 def mean_over_ranks(value: float) -> float:
     """Average a Python float over ranks (the logged loss is the global one)."""
     _, world = rank_and_world()
     if world == 1:
         return value
-    t = torch.tensor([value], dtype=torch.float64)
+    t = torch.tensor([value], dtype=torch.float64, device=_comm_device())
     dist.all_reduce(t)
     return float(t.item()) / world
+
+
+def check_ranks_agree(value: int, what: str) -> None:
+    """Raise ``ValueError`` on every rank when the ranks hold different ``value`` s of ``what``."""
+    _, world = rank_and_world()
+    if world == 1:
+        return
+    t = torch.tensor([value], dtype=torch.int64, device=_comm_device())
+    got = [torch.zeros_like(t) for _ in range(world)]
+    dist.all_gather(got, t)
+    values = [int(v.item()) for v in got]
+    if len(set(values)) > 1:
+        raise ValueError(f"the ranks disagree on {what}: {values} (rank 0, 1, ...)")
 
 
 def barrier() -> None:

@@ -168,6 +168,11 @@ def fit(
     path = latest_checkpoint(checkpoint_dir) if resume else None
     if resume and rank == 0 and world > 1:
         ddp.barrier()
+    if resume:
+        ddp.check_ranks_agree(
+            -1 if path is None else int(path.stem.split("-")[1]),
+            "the checkpoint to resume (step, -1 for none); checkpoint_dir must be a folder every rank sees",
+        )
     if path is not None:
         state = load_checkpoint(path, model, opt, device)
         ddp.check_world_size(state, path)
