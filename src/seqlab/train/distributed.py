@@ -12,6 +12,8 @@ runs unchanged as synchronous data parallelism (DDP):
 * parameters start from the same seed, and DDP broadcasts rank 0's parameters at wrap time;
 * rank 0 alone writes checkpoints and draws the progress bar; checkpoints record the world size
   and a resume under a different world size is refused (:func:`check_world_size`);
+* on resume the ranks check that they found the same checkpoint (``checkpoint_dir`` must be a
+  folder every rank sees) and refuse together otherwise (:func:`check_ranks_agree`);
 * a collective that fails because a peer died (or timed out) is re-raised as
   :class:`DistributedError` naming the rank and step instead of a bare backend error, and the
   process group's ``timeout`` bounds how long a rank waits on a peer that hangs.
