@@ -84,7 +84,7 @@ def test_unknown_registered_name_is_a_user_error(monkeypatch, capsys):
 
 
 def test_user_errors_are_one_line_unless_traceback_is_asked(monkeypatch, capsys):
-    from seqlab.config import ConfigError
+    from seqlab.experiments.config import ConfigError
 
     _fail_with(monkeypatch, lambda: ConfigError("grid.yaml:3: bad field"))
     assert main(["list", "mixers"]) == 2

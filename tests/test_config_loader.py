@@ -5,7 +5,7 @@ import tracemalloc
 import pytest
 
 from seqlab.bench.grid import load_grid
-from seqlab.config import MAX_GRID_RUNS, ConfigError, check_grid_size, load_config_file
+from seqlab.experiments.config import MAX_GRID_RUNS, ConfigError, check_grid_size, load_config_file
 
 
 def _laughs(levels: int = 9) -> str:
@@ -118,7 +118,7 @@ def test_huge_grid_is_refused_before_it_is_expanded(tmp_path):
 
 
 def test_override_values_refuse_aliases_and_keep_plain_values():
-    from seqlab.config import parse_value
+    from seqlab.experiments.config import parse_value
 
     laughs = "[&a [lol, lol, lol], &b [*a, *a, *a], [*b, *b, *b]]"
     with pytest.raises(ConfigError, match=r"override value .*:1: YAML anchor '&a' is not allowed"):

@@ -3,7 +3,7 @@ import textwrap
 import pytest
 
 from seqlab.bench.grid import load_grid, load_suite, suite_names
-from seqlab.config import ConfigError, apply_overrides
+from seqlab.experiments.config import ConfigError, apply_overrides
 
 GOOD = """\
 name: toy
@@ -97,3 +97,50 @@ def test_suites_exist():
     assert {"default", "full"} <= set(suite_names())
     with pytest.raises(ValueError, match="valid suites"):
         load_suite("nope")
+
+
+MODEL_GRID = """\
+name: models
+defaults: {steps: 10}
+experiments:
+  - task: mqar
+    task_params: {vocab_size: 32, seq_len: 32, n_pairs: 4}
+    mixers: [attention, lstm]
+    widths: [64]
+    pos_enc: [none]
+    mixer_cfg:
+      attention: {n_heads: 4}
+"""
+
+
+@pytest.mark.parametrize(
+    "old,new,pattern",
+    [
+        (
+            "{n_heads: 4}",
+            "{n_heads: 3}",
+            r"grid\.yaml:10: .*'attention'.*n_heads a positive divisor of d_model=64",
+        ),
+        ("{n_heads: 4}", "{bogus: 1}", r"grid\.yaml:10: .*unexpected keyword argument 'bogus'"),
+        ("pos_enc: [none]", "pos_enc: [none, nope]", r"grid\.yaml:8: .*unknown positional 'nope'"),
+    ],
+)
+def test_grid_errors_only_the_model_sees_fail_up_front(tmp_path, old, new, pattern):
+    good = load_grid(_write(tmp_path, MODEL_GRID))
+    assert len(good.runs) == 2
+    with pytest.raises(ConfigError, match=pattern):
+        load_grid(_write(tmp_path, MODEL_GRID.replace(old, new)))
+
+
+def test_a_config_built_on_suite_defaults_shares_the_suite_row():
+    from seqlab.bench.grid import suite_defaults
+    from seqlab.experiments.config import RunConfig
+
+    for run in load_suite("default", check=False).runs[:3]:
+        own = {"task": run.task, "mixer": run.mixer, "task_params": dict(run.task_params)}
+        own |= {"mixer_cfg": dict(run.mixer_cfg), "d_model": run.d_model, "seed": run.seed, "lr": run.lr}
+        own |= {"steps": run.steps, "target": run.target, "state_init": run.state_init}
+        own |= {"batch_size": run.batch_size, "warmup": run.warmup, "eval_every": run.eval_every}
+        rebuilt = RunConfig(**{**suite_defaults("default"), **own})
+        assert rebuilt.key() == run.key()
+        assert rebuilt.replace(eval_n=rebuilt.eval_n + 1).key() != run.key()

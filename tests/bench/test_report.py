@@ -3,8 +3,8 @@ import re
 from seqlab.bench.findings import check_findings
 from seqlab.bench.report import SPEED_HINT, write_report
 from seqlab.bench.run import run_one
-from seqlab.bench.store import ResultStore
-from seqlab.config import RunConfig
+from seqlab.experiments.config import RunConfig
+from seqlab.experiments.store import ResultStore
 
 
 def _fake_row(task, mixer, width, n_pairs=None, score=0.5, ood=None, rpe=None):
@@ -50,7 +50,8 @@ def test_report_from_fake_store(tmp_path):
         store.put(*_fake_row("even_pairs", "attention", 32, score=1.0, ood=0.7))
         rows = store.rows()
     findings = check_findings(rows)
-    assert [f[1] for f in findings] == ["held", "held", "did not hold", "not measured"]
+    # the findings are claims over 3 seeds of their own runs; these ad-hoc rows are not theirs
+    assert [f[1] for f in findings] == ["not run"] * 4
     html_path = write_report(
         rows,
         tmp_path / "rep",
@@ -72,7 +73,7 @@ def test_report_from_fake_store(tmp_path):
     assert page.count("data:image/png;base64,") == 4
     assert not re.search(r"(src|href)=[\"']?(https?:)?//", page), "the page must not load anything remotely"
     md = (out / "summary.md").read_text()
-    assert "| mqar |" in md and SPEED_HINT in md and "did not hold" in md
+    assert "| mqar |" in md and SPEED_HINT in md and "not run" in md
 
 
 def test_speed_table_read_from_json(tmp_path):
@@ -102,3 +103,19 @@ def test_run_one_end_to_end(toy_components):
     assert [h["step"] for h in res["history"]] == [10, 20]
     noisy = run_one(cfg.replace(state_init="noise"))
     assert noisy["score"] != res["score"] or noisy["final_loss"] != res["final_loss"]
+
+
+def test_stale_rows_are_marked_in_the_report(tmp_path, monkeypatch):
+    from seqlab.experiments import store as store_mod
+
+    db = tmp_path / "s.sqlite"
+    monkeypatch.setattr(store_mod, "git_commit", lambda: "a" * 40)
+    with ResultStore(db) as store:
+        store.put(*_fake_row("mqar", "lstm", 32, 4, score=0.5))
+    monkeypatch.setattr(store_mod, "git_commit", lambda: "b" * 40)
+    with ResultStore(db) as store:
+        store.put(*_fake_row("mqar", "attention", 32, 4, score=0.9))
+        path = write_report(store.rows(), tmp_path / "rep", current_version=store.code_version)
+    page = path.read_text()
+    assert page.count('<tr class="stale">') == 1 and "stale: made by another code version (1 rows)" in page
+    assert "1 rows were made by another code version" in page and "--rerun-stale" in page

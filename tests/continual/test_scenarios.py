@@ -77,4 +77,4 @@ def test_registered_scenarios():
         names("scenario")
     )
     assert get("scenario", "task-il").info["needs_task_id"] is True
-    assert scenarios.THREE in get("scenario", "class-il").papers
+    assert scenarios.THREE in get("scenario", "class-il").used_by

@@ -20,7 +20,7 @@ def test_every_strategy_is_registered_with_papers_and_scenarios():
     es = entries("strategy")
     assert len(es) >= 21
     for e in es:
-        assert e.papers and all(t in TITLES for t in e.papers), e.name
+        assert e.implements and e.used_by and all(t in TITLES for t in e.used_by), e.name
         assert set(e.info["scenarios"]) <= {"task", "domain", "class"}
         refused = set(getattr(e.obj, "unsupported", {}))
         assert refused == {"task", "domain", "class"} - set(e.info["scenarios"]), e.name

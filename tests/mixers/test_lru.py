@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from seqlab.mixers.lru import LRU, S5
+from seqlab.mixers.lru import LRU
+from seqlab.mixers.s5 import S5
 from seqlab.ops.hippo import discretize_diag, legs_dplr
 from seqlab.registry import create
 

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from seqlab.mixers.lssl import LSSL
-from seqlab.mixers.s4 import S4, S4D
+from seqlab.mixers.s4 import S4
+from seqlab.mixers.s4d import S4D
 from seqlab.ops.fft_conv import conv_reference
 from seqlab.ops.hippo import discretize_dense, krylov_reference, legs, legs_dplr, legs_nplr
 from seqlab.registry import create
@@ -198,12 +199,14 @@ def test_kernel_in_blocks_equals_one_block_with_gradients(key, monkeypatch):
     # long kernels are generated over blocks of frequencies / positions (checkpointed): force
     # small blocks and compare values and parameter gradients with the one-block computation
     from seqlab.mixers import s4 as s4_module
+    from seqlab.mixers import s4d as s4d_module
 
     m = build(key, d_model=2, d_state=4)
     x = torch.randn(2, 45, 2, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
     results = []
     for numel in (2**21, 10):  # one block; blocks of 10 // (H * N) -> 1 or 2 entries
-        monkeypatch.setattr(s4_module, "KERNEL_BLOCK_NUMEL", numel)
+        for module in (s4_module, s4d_module):
+            monkeypatch.setattr(module, "KERNEL_BLOCK_NUMEL", numel)
         m.zero_grad()
         y = m(x)
         y.pow(2).sum().backward()

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from seqlab.ops.blockwise import map_blocks
+from seqlab.ops.blockwise import map_blocks, scan_in_blocks
 
 
 def test_blocks_equal_one_pass_values_and_gradients():
@@ -27,3 +27,20 @@ def test_bad_arguments_raise():
         map_blocks(lambda t: t, (x,), dim=0, block=0, out_dim=0)
     with pytest.raises(ValueError, match="one size along dim 0"):
         map_blocks(lambda a, b: a, (x, torch.zeros(3, 2)), dim=0, block=2, out_dim=0)
+
+
+def test_scan_in_blocks_matches_plain_loop():
+    a = torch.full((1, 9, 1), 0.5, dtype=torch.float64)
+    b = torch.arange(9, dtype=torch.float64).view(1, 9, 1)
+
+    def fn(h, a, b):
+        hs, out = h, []
+        for t in range(a.shape[1]):
+            hs = a[:, t] * hs + b[:, t]
+            out.append(hs)
+        return torch.stack(out, 1), hs
+
+    y, h = scan_in_blocks(fn, torch.zeros(1, 1, dtype=torch.float64), (a, b), block=4)
+    y_ref, h_ref = fn(torch.zeros(1, 1, dtype=torch.float64), a, b)
+    torch.testing.assert_close(y, y_ref)
+    torch.testing.assert_close(h, h_ref)

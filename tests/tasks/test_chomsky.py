@@ -59,7 +59,7 @@ def test_uses_randomized_pe_paper_and_cites_chomsky():
     from seqlab.registry import get
 
     e = get("task", "parity_check")
-    assert "Chomsky" in e.info["cites"] and e.info["level"] == "regular"
+    assert e.implements[0].arxiv == "2207.02098" and e.info["level"] == "regular"
 
 
 def _bracket_eval(s):

@@ -1,16 +1,15 @@
-"""The benchmark report: PNG figures, a self-contained HTML page and a Markdown summary.
+"""The bench sections of the one report (:mod:`seqlab.experiments.report` writes the page).
 
-Figures (matplotlib, Agg): accuracy vs model width per task and difficulty (zoology-style),
-accuracy vs recurrent-state size, length-generalization curves (metric vs test length per mixer
-and positional encoding), and training curves. Tables: every run's result, the expected findings
-(:mod:`seqlab.bench.findings`), the paper claims, and the mixer speed table read from the JSON the
-speed benchmark writes. The HTML embeds the figures as base64 PNG and loads nothing from a network.
+Figures (matplotlib, Agg) of the rows of kind "bench": accuracy vs model width per task and
+difficulty (zoology-style), accuracy vs recurrent-state size, length-generalization curves (metric
+vs test length per mixer and positional encoding), and training curves. Tables: every run's
+result (stale rows marked), the expected findings (:mod:`seqlab.bench.findings`), the paper claims
+(``context["claims"]``: a (head, body) table or ready sections), and the mixer speed table read
+from the JSON the speed benchmark writes. Each is a registered section source.
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -20,6 +19,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+from seqlab.experiments.report import (  # noqa: E402
+    STALE_MARK,
+    Section,
+    build_report,
+    register_section,
+    table_section,
+    text_section,
+)
 
 SPEED_DEFAULT = Path("results") / "speed.json"
 SPEED_HINT = (
@@ -59,7 +67,7 @@ def results_table(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
         "state",
         "s",
     ]
-    body = []
+    body, classes = [], []
     for r in sorted(
         rows,
         key=lambda r: (
@@ -71,9 +79,10 @@ def results_table(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
     ):
         c, res = r["config"], r["result"]
         ood = res.get("ood_score")
+        classes.append("stale" if r.get("stale") else "")
         body.append(
             [
-                c["task"],
+                c["task"] + (f" {STALE_MARK}" if r.get("stale") else ""),
                 difficulty(c),
                 variant(c),
                 str(c["d_model"]),
@@ -86,7 +95,7 @@ def results_table(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
                 f"{res['wall_time']:.0f}",
             ]
         )
-    return head, body
+    return head, body, classes
 
 
 def _grid(n: int):
@@ -218,24 +227,64 @@ def speed_table(path: Path | None) -> tuple[list[str], list[list[str]]] | str:
     return head, [[fmt(d.get(k, "")) for k in head] for d in recs]
 
 
-def _md_table(head, body) -> str:
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(str(c).replace("|", "/") for c in row) + " |" for row in body]
-    return "\n".join(lines)
+def bench_rows(rows: list[dict]) -> list[dict]:
+    return [r for r in rows if r.get("kind", "bench") == "bench"]
 
 
-def _html_table(head, body) -> str:
-    th = "".join(f"<th>{html.escape(str(h))}</th>" for h in head)
-    trs = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in body)
-    return f"<table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>"
+@register_section("bench.findings", order=10)
+def findings_section(rows, context):
+    findings = context.get("findings")
+    if not findings:
+        return None
+    return table_section("Expected findings", ["expected finding", "status", "evidence"], findings, order=10)
 
 
-CSS = (
-    "body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}"
-    "table{border-collapse:collapse;font-size:13px;margin:1em 0}"
-    "td,th{border:1px solid #ccc;padding:3px 7px;text-align:left}th{background:#f3f3f3}"
-    "img{max-width:100%;border:1px solid #eee;margin:.5em 0}.pass{color:#070}.fail{color:#a00}"
-)
+@register_section("claims", order=20)
+def claims_section(rows, context):
+    """``context["claims"]``: a (head, body) table, a :class:`Section`, or a list of sections."""
+    claims = context.get("claims")
+    if not claims:
+        return None
+    if isinstance(claims, Section) or (
+        isinstance(claims, list) and claims and isinstance(claims[0], Section)
+    ):
+        return claims
+    return table_section("Paper claims", *claims, order=20)
+
+
+@register_section("bench.figures", order=30)
+def figures_section(rows, context):
+    rows = bench_rows(rows)
+    out = Path(context.get("out_dir", "."))
+    figures = [
+        ("Accuracy vs model width (per task and difficulty)", fig_width(rows, out)),
+        ("Accuracy vs recurrent-state size", fig_state(rows, out)),
+        ("Length generalization", fig_length(rows, out)),
+        ("Training curves", fig_training(rows, out)),
+    ]
+    return [Section(t, figures=[(t, p)], order=30) for t, p in figures if p is not None]
+
+
+@register_section("bench.results", order=40)
+def results_section(rows, context):
+    rows = bench_rows(rows)
+    if not rows:
+        return text_section("Results", "(no runs in the store yet)", order=40)
+    head, body, classes = results_table(rows)
+    stale = sum(1 for c in classes if c)
+    text = f"{len(rows)} runs. * = stopped early at the target."
+    if stale:
+        text += f" {STALE_MARK} = stale: made by another code version ({stale} rows)."
+    return table_section("Results", head, body, row_classes=classes, text=text, order=40)
+
+
+@register_section("speed", order=60)
+def speed_section(rows, context):
+    """The speed JSON's table (``context["speed_json"]``, default results/speed.json) or how to make it."""
+    speed = speed_table(context.get("speed_json"))
+    if isinstance(speed, str):
+        return text_section("Mixer speed", speed, order=60)
+    return table_section("Mixer speed", *speed, order=60)
 
 
 def write_report(
@@ -244,60 +293,13 @@ def write_report(
     *,
     title: str = "seqlab benchmark report",
     findings: list[tuple[str, str, str]] | None = None,
-    claims: tuple[list[str], list[list[str]]] | None = None,
+    claims=None,
     speed_json=None,
     notes: str = "",
+    current_version: str | None = None,
 ) -> Path:
     """Write ``report.html``, ``summary.md`` and the PNG figures into ``out_dir``; returns the HTML path."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    figures = [
-        ("Accuracy vs model width (per task and difficulty)", fig_width(rows, out)),
-        ("Accuracy vs recurrent-state size", fig_state(rows, out)),
-        ("Length generalization", fig_length(rows, out)),
-        ("Training curves", fig_training(rows, out)),
-    ]
-    figures = [(t, p) for t, p in figures if p is not None]
-    res_head, res_body = results_table(rows)
-    speed = speed_table(speed_json)
-    sections_md = [
-        f"# {title}",
-        notes,
-        f"{len(rows)} runs. `*` = stopped early at the target.",
-        "## Results",
-        _md_table(res_head, res_body) if rows else "(no runs in the store yet)",
-    ]
-    sections_html = [
-        f"<h1>{html.escape(title)}</h1>",
-        f"<p>{html.escape(notes)}</p>" if notes else "",
-        f"<p>{len(rows)} runs. <code>*</code> = stopped early at the target.</p>",
-    ]
-    if findings:
-        fh = ["expected finding", "status", "evidence"]
-        sections_md += ["## Expected findings", _md_table(fh, findings)]
-        sections_html += ["<h2>Expected findings</h2>", _html_table(fh, findings)]
-    if claims:
-        sections_md += ["## Paper claims", _md_table(*claims)]
-        sections_html += ["<h2>Paper claims</h2>", _html_table(*claims)]
-    for t, p in figures:
-        sections_md.append(f"## {t}\n\n![{t}]({p.name})")
-        data = base64.b64encode(p.read_bytes()).decode()
-        sections_html += [
-            f"<h2>{html.escape(t)}</h2>",
-            f'<img alt="{html.escape(t)}" src="data:image/png;base64,{data}">',
-        ]
-    sections_html += ["<h2>Results</h2>", _html_table(res_head, res_body)]
-    if isinstance(speed, str):
-        sections_md += ["## Mixer speed", speed]
-        sections_html += ["<h2>Mixer speed</h2>", f"<p>{html.escape(speed)}</p>"]
-    else:
-        sections_md += ["## Mixer speed", _md_table(*speed)]
-        sections_html += ["<h2>Mixer speed</h2>", _html_table(*speed)]
-    (out / "summary.md").write_text("\n\n".join(s for s in sections_md if s) + "\n")
-    page = (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{CSS}</style></head><body>{''.join(sections_html)}</body></html>"
+    context = {"findings": findings, "claims": claims, "speed_json": speed_json}
+    return build_report(
+        rows, out_dir, title=title, context=context, notes=notes, current_version=current_version
     )
-    path = out / "report.html"
-    path.write_text(page)
-    return path

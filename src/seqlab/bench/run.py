@@ -1,4 +1,5 @@
-"""One benchmark run: build the task and model of a :class:`~seqlab.config.RunConfig`, fit, evaluate.
+"""One benchmark run: build the task and model of a :class:`~seqlab.experiments.config.RunConfig`,
+fit, evaluate.
 
 Evaluation uses fixed test sets drawn from the task's test seed range: in distribution (a few
 training lengths, or the task's fixed length) during training -- the early-stopping metric -- and,
@@ -15,7 +16,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from seqlab.config import RunConfig
+from seqlab.experiments.config import RunConfig
 from seqlab.models import SequenceModel
 from seqlab.registry import create, get
 from seqlab.train import fit
@@ -66,15 +67,29 @@ def build_model(cfg: RunConfig, task):
         pos_enc=cfg.pos_enc,
         max_len=max_len,
         randomized_positions=cfg.randomized_positions,
+        # only passed when set, so configs without it build models of any SequenceModel version
+        **({"random_positions_at_eval": True} if cfg.random_positions_at_eval else {}),
     )
-    if cfg.state_init != "zero":
-        modes = getattr(model.blocks[0].mixer, "modes", ())
-        if "chunked" not in modes or "O(L" in str(getattr(model.blocks[0].mixer, "state_size", "")):
-            raise ValueError(
-                f"state_init={cfg.state_init!r} needs a recurrent mixer with a fixed-size state "
-                f"(modes include 'chunked'); {cfg.mixer!r} has modes {modes}"
-            )
+    if cfg.state_init != "zero" and not has_fixed_size_state(model.blocks[0].mixer):
+        growth = getattr(type(model.blocks[0].mixer), "state_growth", None)
+        raise ValueError(
+            f"state_init={cfg.state_init!r} needs a recurrent mixer with a fixed-size state "
+            f"(state_growth 'constant'); {cfg.mixer!r} has state_growth {growth!r}"
+        )
     return model
+
+
+def has_fixed_size_state(mixer) -> bool:
+    """Whether ``mixer``'s recurrent state stays the same size however long the input.
+
+    Read from the mixer class's ``state_growth`` ("constant" / "window" / "linear"); for a class
+    that does not declare it yet, the older rule: a chunked mode and a state size that is not O(L).
+    """
+    growth = getattr(type(mixer), "state_growth", None)
+    if growth is not None:
+        return growth == "constant"
+    modes = getattr(mixer, "modes", ())
+    return "chunked" in modes and "O(L" not in str(getattr(mixer, "state_size", ""))
 
 
 def spread(values, k: int) -> list[int]:
@@ -109,14 +124,20 @@ def _batch_metrics(model, batch, metric: str) -> tuple[float, float]:
     raise ValueError(f"unknown task metric {metric!r}; expected accuracy, mse or log_loss")
 
 
-BASELINES = {"bayes_log_loss": "optimal_log_loss", "copy_last_mse": "copy_last_mse"}
+BASELINES = {
+    "bayes_log_loss": "optimal_log_loss",
+    "copy_last_mse": "copy_last_mse",
+    "predict_zero_mse": "predict_zero_mse",
+    "least_squares_mse": "least_squares_mse",
+}
 
 
 class TestSet:
     """Fixed evaluation batches at one length, drawn once from the task's test seeds.
 
     Tasks that know a reference predictor (``bayes_log_loss``: the exact Bayes-optimal log loss;
-    ``copy_last_mse``: the predict-the-last-state baseline) get it computed on the same batches.
+    ``copy_last_mse``, ``predict_zero_mse``, ``least_squares_mse``: the dynamics baselines) get it
+    computed on the same batches.
     """
 
     def __init__(self, task, n: int, seed: int, length: int | None, device):
@@ -171,7 +192,7 @@ def run_one(
     cfg: RunConfig, *, checkpoint_dir=None, resume: bool = False, device: str = "cpu", progress=False
 ) -> dict[str, Any]:
     """Fit ``cfg`` and return its result dict (metrics, curves, history, sizes, timing)."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     task = build_task(cfg)
     model = build_model(cfg, task).to(device)
     metric = task.metric
@@ -241,5 +262,8 @@ def run_one(
         "state_floats": state_floats(model, task, device),
         "tokens_per_s": sum(tps) / len(tps) if tps else None,
         "wall_time": time.perf_counter() - t0,
+        # CPU seconds of this process: on a loaded machine, the single-thread time a quiet one would take
+        "cpu_time": time.process_time() - c0,
+        "device": str(device),  # the store records it in the row's provenance
     }
     return out

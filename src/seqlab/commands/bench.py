@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import argparse
 import time
 from pathlib import Path
 
 NAME = "bench"
 HELP = "run the capability benchmark (default suite, or --suite/--grid) and write the report"
+
+
+def workers_arg(text: str) -> int:
+    """argparse type of ``--workers``: an int >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an int >= 0 (0 = run in-process), got {text!r}")
+    return value
 
 
 def add_arguments(p):
@@ -23,23 +35,42 @@ def add_arguments(p):
     p.add_argument("--store", default="results/bench.sqlite", help="results store (SQLite)")
     p.add_argument("--out", default="report", help="report folder")
     p.add_argument(
-        "--workers", type=int, default=2, help="worker processes (one thread each); 0 = in-process"
+        "--workers",
+        type=workers_arg,
+        default=2,
+        help="worker processes (one thread each); 0 = in-process",
     )
     p.add_argument("--resume", action="store_true", help="continue interrupted runs from their checkpoints")
+    p.add_argument(
+        "--rerun-stale",
+        action="store_true",
+        help="retrain the runs whose stored rows another code version (git commit) made, replacing them",
+    )
     p.add_argument(
         "--list", action="store_true", help="list the suites and the runs of the chosen grid, then exit"
     )
     p.add_argument("--no-report", action="store_true", help="skip writing the report")
 
 
+def resume_plan(runs, store) -> tuple[list[str], list[str]]:
+    """(keys with a checkpoint to resume, keys to train from the start) among the runs not stored."""
+    have = store.keys("bench")
+    todo = [r.key() for r in runs if r.key() not in have]
+    root = store.path.parent / "checkpoints"
+    resumable = [k for k in todo if (root / k).is_dir() and any((root / k).iterdir())]
+    return resumable, [k for k in todo if k not in resumable]
+
+
 def run(args) -> int:
     from seqlab.bench.grid import load_grid, load_suite, suite_names
-    from seqlab.bench.runner import run_grid
-    from seqlab.bench.store import ResultStore
+    from seqlab.bench.runner import Terminated, run_grid
     from seqlab.commands.report import build_report
+    from seqlab.experiments.runner import validate_workers
+    from seqlab.experiments.store import ResultStore
 
     if args.grid and args.suite:
         raise ValueError("give either --suite or --grid, not both")
+    validate_workers(args.workers)
     grid = (
         load_grid(args.grid, args.overrides)
         if args.grid
@@ -53,11 +84,39 @@ def run(args) -> int:
         return 0
     t0 = time.perf_counter()
     with ResultStore(args.store) as store:
+        if args.resume:
+            resumable, fresh = resume_plan(grid.runs, store)
+            if not resumable:
+                stored = len(grid.runs) - len(fresh)
+                print(
+                    f"seqlab bench --resume: nothing to resume -- no checkpoint of an unfinished run under "
+                    f"{store.path.parent / 'checkpoints'} ({stored} of {len(grid.runs)} runs stored, "
+                    f"{len(fresh)} never started); run without --resume to train them"
+                )
+                return 1
+            print(f"resuming {len(resumable)} runs from checkpoints; {len(fresh)} start from the beginning")
+        stale = store.stale_keys("bench") & {r.key() for r in grid.runs}
         print(
             f"seqlab bench: grid {grid.name!r}, {len(grid.runs)} runs, store {args.store}, "
             f"{args.workers} workers"
+            + (
+                f"; {len(stale)} stale rows {'to retrain' if args.rerun_stale else '(--rerun-stale)'}"
+                if stale
+                else ""
+            )
         )
-        out = run_grid(grid.runs, store, grid_name=grid.name, workers=args.workers, resume=args.resume)
+        try:
+            out = run_grid(
+                grid.runs,
+                store,
+                grid_name=grid.name,
+                workers=args.workers,
+                resume=args.resume,
+                rerun_stale=args.rerun_stale,
+            )
+        except Terminated:
+            print(f"seqlab bench: terminated; finished runs are in {args.store}, rerun to continue")
+            return 143
         print(
             f"done: {len(out.done)} trained, {len(out.skipped)} already stored, {len(out.failed)} failed "
             f"({time.perf_counter() - t0:.0f} s)"

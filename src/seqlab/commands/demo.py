@@ -53,7 +53,7 @@ def check_mixer(name: str, d_model: int, x: torch.Tensor, seed: int) -> dict:
     m = create("mixer", name, d_model=d_model).eval()
     row = {"name": name, "modes": list(m.modes), "chunked": None, "step": None, "state_size": m.state_size,
            "params": sum(p.numel() for p in m.parameters()),
-           "paper": "; ".join(entry.papers) or entry.info.get("cites", "")}
+           "paper": entry.paper}
     with torch.no_grad():
         y = m(x)
         if "chunked" in m.modes:

@@ -21,23 +21,35 @@ def report_keys(suite: str) -> list[str]:
     from seqlab.bench.grid import load_suite
     from seqlab.papers.claims import CLAIMS
 
-    keys = [r.key() for r in load_suite(suite).runs]
+    keys = [r.key() for r in load_suite(suite, check=False).runs]
     return keys + [k for c in CLAIMS.values() for k in c.keys()]
 
 
 def build_report(store, out: Path, *, keys=None, title="seqlab benchmark report", speed=None) -> Path:
+    """The one report of ``store``: every registered section (bench, claims, speed, ...) of its rows.
+
+    ``keys`` limits the bench rows to those keys; rows of other kinds are always included.
+    """
     from seqlab.bench.findings import check_findings
     from seqlab.bench.report import write_report
     from seqlab.papers.claims import claims_table
 
-    rows = store.rows(keys)
+    wanted = None if keys is None else set(keys)
+    rows = [r for r in store.rows() if wanted is None or r["kind"] != "bench" or r["key"] in wanted]
+    bench = [r for r in rows if r["kind"] == "bench"]
     return write_report(
-        rows, out, title=title, findings=check_findings(rows), claims=claims_table(store), speed_json=speed
+        rows,
+        out,
+        title=title,
+        findings=check_findings(bench),
+        claims=claims_table(store),
+        speed_json=speed,
+        current_version=store.code_version,
     )
 
 
 def run(args) -> int:
-    from seqlab.bench.store import ResultStore
+    from seqlab.experiments.store import ResultStore
 
     if not Path(args.store).is_file():  # never create an empty store just to report on it
         raise FileNotFoundError(f"results store {args.store} does not exist; run `seqlab bench` first")

@@ -16,7 +16,7 @@ import torch
 
 from seqlab.continual.replay import Replay
 from seqlab.continual.strategy import Strategy, masked_logits
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 CENTER = "Center Loss Regularization for Continual Learning"
 
@@ -78,14 +78,20 @@ class CenterLoss(Strategy):
 
 
 register(
-    "strategy", "center_loss", papers=[CENTER], scenarios=("task", "domain", "class"), family="regularization"
+    "strategy",
+    "center_loss",
+    implements=Paper(CENTER, "2110.11314"),
+    used_by=[CENTER],
+    scenarios=("task", "domain", "class"),
+    family="regularization",
 )(CenterLoss)
 
 
 @register(
     "strategy",
     "center_loss_replay",
-    papers=[CENTER],
+    implements=Paper(CENTER, "2110.11314"),
+    used_by=[CENTER],
     scenarios=("task", "domain", "class"),
     family="regularization+replay",
 )

@@ -23,7 +23,7 @@ from seqlab.continual.backbones import MLP
 from seqlab.continual.hparams import published
 from seqlab.continual.scenarios import THREE
 from seqlab.continual.strategy import NEG, Strategy, params
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 HMN = "Continuous Learning in a Hierarchical Multiscale Neural Network"
 
@@ -84,10 +84,10 @@ def quadratic_penalty(model, anchors: list[dict], fishers: list[dict]) -> torch.
 @register(
     "strategy",
     "ewc",
-    papers=[THREE, HMN],
+    implements=Paper("Overcoming catastrophic forgetting in neural networks", "1612.00796"),
+    used_by=[THREE, HMN],
     scenarios=("task", "domain", "class"),
     family="regularization",
-    cites="Overcoming catastrophic forgetting in neural networks, arXiv 1612.00796",
 )
 class EWC(Strategy):
     """Elastic weight consolidation: quadratic penalty weighted by the diagonal Fisher."""
@@ -151,10 +151,10 @@ class EWC(Strategy):
 @register(
     "strategy",
     "online_ewc",
-    papers=[THREE],
+    implements=Paper("Progress & Compress: A scalable framework for continual learning", "1805.06370"),
+    used_by=[THREE],
     scenarios=("task", "domain", "class"),
     family="regularization",
-    cites="Progress & Compress, arXiv 1805.06370",
 )
 class OnlineEWC(EWC):
     """Online EWC: one running Fisher ``F <- gamma F + F_i`` anchored at the latest weights."""

@@ -8,10 +8,17 @@ from __future__ import annotations
 
 from seqlab.continual.scenarios import THREE
 from seqlab.continual.strategy import Strategy
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 
-@register("strategy", "finetune", papers=[THREE], scenarios=("task", "domain", "class"), family="baseline")
+@register(
+    "strategy",
+    "finetune",
+    implements=Paper(THREE, "1904.07734"),
+    used_by=[THREE],
+    scenarios=("task", "domain", "class"),
+    family="baseline",
+)
 class Finetune(Strategy):
     """Fine-tuning (no protection against forgetting); lower bound."""
 

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from seqlab.continual.nmc import FrozenFeatureStrategy
 from seqlab.continual.strategy import NEG
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 FLY = (
     "Fly-CL: A Fly-Inspired Framework for Enhancing Efficient Decorrelation and Reduced Training Time "
@@ -44,7 +44,14 @@ def winner_take_all(z: torch.Tensor, k: int) -> torch.Tensor:
     return torch.zeros_like(z).scatter_(1, top.indices, top.values)
 
 
-@register("strategy", "fly_cl", papers=[FLY], scenarios=("task", "domain", "class"), family="frozen-features")
+@register(
+    "strategy",
+    "fly_cl",
+    implements=Paper(FLY, "2510.16877"),
+    used_by=[FLY],
+    scenarios=("task", "domain", "class"),
+    family="frozen-features",
+)
 class FlyCL(FrozenFeatureStrategy):
     """Sparse random expansion + top-k winner-take-all + prototype similarity on frozen features."""
 

@@ -18,16 +18,16 @@ from seqlab.continual.lwf import frozen_teacher, teacher_distillation
 from seqlab.continual.replay import Replay
 from seqlab.continual.scenarios import THREE
 from seqlab.continual.strategy import NEG
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 
 @register(
     "strategy",
     "icarl",
-    papers=[THREE],
+    implements=Paper("iCaRL: Incremental Classifier and Representation Learning", "1611.07725"),
+    used_by=[THREE],
     scenarios=("task", "class"),
     family="replay",
-    cites="iCaRL: Incremental Classifier and Representation Learning, arXiv 1611.07725",
 )
 class ICaRL(Replay):
     """Herding exemplars + distillation + nearest-mean-of-exemplars classification."""

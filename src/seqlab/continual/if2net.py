@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from seqlab.continual.strategy import Strategy
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 IF2 = "IF2Net: Innately Forgetting-Free Networks for Continual Learning"
 
@@ -43,7 +43,14 @@ def rls_update(W: torch.Tensor, P: torch.Tensor, H: torch.Tensor, Y: torch.Tenso
     return W + K @ (Y - H @ W), P - K @ H @ P
 
 
-@register("strategy", "if2net", papers=[IF2], scenarios=("task", "domain", "class"), family="frozen-features")
+@register(
+    "strategy",
+    "if2net",
+    implements=Paper(IF2, "2306.10480"),
+    used_by=[IF2],
+    scenarios=("task", "domain", "class"),
+    family="frozen-features",
+)
 class IF2Net(Strategy):
     """Frozen random hidden layer; output weights updated orthogonally to old inputs (RLS)."""
 

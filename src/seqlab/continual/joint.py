@@ -10,10 +10,17 @@ import torch
 
 from seqlab.continual.scenarios import THREE
 from seqlab.continual.strategy import Strategy
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 
-@register("strategy", "joint", papers=[THREE], scenarios=("task", "domain", "class"), family="baseline")
+@register(
+    "strategy",
+    "joint",
+    implements=Paper(THREE, "1904.07734"),
+    used_by=[THREE],
+    scenarios=("task", "domain", "class"),
+    family="baseline",
+)
 class Joint(Strategy):
     """Joint training on all data seen so far (upper bound, not a continual method)."""
 

@@ -16,7 +16,7 @@ import torch
 
 from seqlab.continual.scenarios import THREE
 from seqlab.continual.strategy import Strategy, distillation
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 
 def old_masks(stream, n_seen: int, n: int) -> list[torch.Tensor]:
@@ -46,10 +46,10 @@ def teacher_distillation(teacher, stream, n_seen: int, batch: dict, outputs: tor
 @register(
     "strategy",
     "lwf",
-    papers=[THREE],
+    implements=Paper("Learning without Forgetting", "1606.09282"),
+    used_by=[THREE],
     scenarios=("task", "domain", "class"),
     family="distillation",
-    cites="Learning without Forgetting, arXiv 1606.09282",
 )
 class LwF(Strategy):
     """Learning without forgetting: distil the previous model's outputs on current data."""

@@ -1,5 +1,5 @@
 """Nearest-mean classifier on frozen pretrained features ("A Simple Baseline that Questions the Use of
-Pretrained-Models in Continual Learning", Pelosin et al.)::
+Pretrained-Models in Continual Learning", Janson et al., arXiv 2210.04428)::
 
     mu_y = (1/n_y) sum_{i: y_i = y} phi(x_i),     y* = argmin_y || phi(x) - mu_y ||_2
 
@@ -13,7 +13,7 @@ import torch
 
 from seqlab.continual.backbones import FrozenEncoder, pretrained_encoder
 from seqlab.continual.strategy import NEG, Strategy
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 NMC_PAPER = "A Simple Baseline that Questions the Use of Pretrained-Models in Continual Learning"
 
@@ -31,7 +31,12 @@ class FrozenFeatureStrategy(Strategy):
 
 
 @register(
-    "strategy", "nmc", papers=[NMC_PAPER], scenarios=("task", "domain", "class"), family="frozen-features"
+    "strategy",
+    "nmc",
+    implements=Paper(NMC_PAPER, "2210.04428"),
+    used_by=[NMC_PAPER],
+    scenarios=("task", "domain", "class"),
+    family="frozen-features",
 )
 class NMC(FrozenFeatureStrategy):
     """Nearest class mean of frozen pretrained features."""

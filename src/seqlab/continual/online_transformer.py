@@ -19,7 +19,7 @@ from torch import nn
 
 from seqlab.continual.buffers import ReservoirBuffer
 from seqlab.continual.strategy import Strategy, masked_logits
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 TOCL = "Transformers for Supervised Online Continual Learning"
 
@@ -61,7 +61,8 @@ class InContextClassifier(nn.Module):
 @register(
     "strategy",
     "online_transformer",
-    papers=[TOCL],
+    implements=Paper(TOCL, "2403.01554"),
+    used_by=[TOCL],
     scenarios=("task", "domain", "class"),
     family="replay+in-context",
 )

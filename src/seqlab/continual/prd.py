@@ -23,7 +23,7 @@ from torch import nn
 from seqlab.continual.backbones import MLP
 from seqlab.continual.lwf import old_masks
 from seqlab.continual.strategy import Strategy, distillation, masked_logits
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 PRD = "Prototype-Sample Relation Distillation: Towards Replay-Free Continual Learning"
 
@@ -55,7 +55,10 @@ def supcon(z: torch.Tensor, y: torch.Tensor, tau: float = 0.1) -> torch.Tensor:
     return -((log_p * pos).sum(1)[has] / pos.sum(1)[has]).mean()
 
 
-@register("strategy", "prd", papers=[PRD], scenarios=("task", "class"), family="distillation")
+@register(
+    "strategy", "prd", implements=Paper(PRD, "2303.14771"), used_by=[PRD], scenarios=("task", "class"),
+    family="distillation",
+)
 class PRDStrategy(Strategy):
     """SupCon features + per-class prototypes + prototype-sample relation distillation (no replay)."""
 

@@ -16,12 +16,19 @@ import torch
 import torch.nn.functional as F
 
 from seqlab.continual.strategy import Strategy, masked_logits
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 RECALL = "RECALL: Rehearsal-free Continual Learning for Object Classification"
 
 
-@register("strategy", "recall", papers=[RECALL], scenarios=("task", "class"), family="regularization")
+@register(
+    "strategy",
+    "recall",
+    implements=Paper(RECALL, "2209.14774"),
+    used_by=[RECALL],
+    scenarios=("task", "class"),
+    family="regularization",
+)
 class Recall(Strategy):
     """New head per task; old heads regressed to recalled logits with a variance-scaled loss."""
 

@@ -20,7 +20,7 @@ import copy
 import torch
 
 from seqlab.continual.strategy import Strategy
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 RECALL_MERGE = (
     "RECALL: REpresentation-aligned Catastrophic-forgetting ALLeviation via Hierarchical Model Merging"
@@ -52,7 +52,12 @@ def linear_layers(model) -> list[torch.nn.Linear]:
 
 
 @register(
-    "strategy", "recall_merge", papers=[RECALL_MERGE], scenarios=("task", "domain", "class"), family="merging"
+    "strategy",
+    "recall_merge",
+    implements=Paper(RECALL_MERGE, "2510.20479"),
+    used_by=[RECALL_MERGE],
+    scenarios=("task", "domain", "class"),
+    family="merging",
 )
 class RecallMerge(Strategy):
     """Fine-tune, then merge with the previous model layer-wise by representation similarity."""

@@ -14,7 +14,7 @@ import torch
 from seqlab.continual.buffers import ClassBalancedBuffer, ReservoirBuffer
 from seqlab.continual.scenarios import THREE
 from seqlab.continual.strategy import Strategy
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 ONLINE_EVAL = "A Comprehensive Empirical Evaluation on Online Continual Learning"
 
@@ -26,7 +26,8 @@ def concat_batches(a: dict, b: dict) -> dict:
 @register(
     "strategy",
     "replay",
-    papers=[THREE, ONLINE_EVAL],
+    implements=Paper(THREE, "1904.07734"),
+    used_by=[THREE, ONLINE_EVAL],
     scenarios=("task", "domain", "class"),
     family="replay",
     buffer="class-balanced",
@@ -78,7 +79,8 @@ class Replay(Strategy):
 @register(
     "strategy",
     "replay_reservoir",
-    papers=[ONLINE_EVAL],
+    implements=Paper("On Tiny Episodic Memories in Continual Learning", "1902.10486"),
+    used_by=[ONLINE_EVAL],
     scenarios=("task", "domain", "class"),
     family="replay",
     buffer="reservoir",

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from seqlab.continual.data import Dataset, load
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 THREE = "Three scenarios for continual learning"
 ONLINE = "A Comprehensive Empirical Evaluation on Online Continual Learning"
@@ -105,7 +105,7 @@ def _parse_groups(n_classes: int, classes_per_task: int) -> list[list[int]]:
     return [list(range(i, i + classes_per_task)) for i in range(0, n_classes, classes_per_task)]
 
 
-@register("scenario", "split", papers=[THREE], type="protocol")
+@register("scenario", "split", implements=Paper(THREE, "1904.07734"), used_by=[THREE], type="protocol")
 def split_stream(
     dataset: str | Dataset = "mnist",
     scenario: str = "class",
@@ -153,7 +153,7 @@ def _transformed_stream(ds: Dataset, s: str, n_tasks: int, transform, name: str)
     return Stream(s, exps, k if s == "domain" else k * n_tasks, ds.shape, name=name)
 
 
-@register("scenario", "permuted", papers=[THREE], type="protocol")
+@register("scenario", "permuted", implements=Paper(THREE, "1904.07734"), used_by=[THREE], type="protocol")
 def permuted_stream(
     dataset: str | Dataset = "mnist", scenario: str = "domain", n_tasks: int = 10, seed: int = 0
 ) -> Stream:
@@ -177,7 +177,10 @@ def rotate(x: torch.Tensor, shape: tuple[int, ...], degrees: float) -> torch.Ten
     return F.grid_sample(img, grid, align_corners=False).flatten(1)
 
 
-@register("scenario", "rotated", papers=[THREE], type="protocol")
+@register(
+    "scenario", "rotated", implements=Paper("Gradient Episodic Memory for Continual Learning", "1706.08840"),
+    type="protocol",
+)
 def rotated_stream(
     dataset: str | Dataset = "mnist", scenario: str = "domain", n_tasks: int = 5, step_degrees: float = 30.0
 ) -> Stream:
@@ -189,7 +192,12 @@ def rotated_stream(
     )
 
 
-@register("scenario", "blurry", papers=[ONLINE], type="protocol")
+@register(
+    "scenario",
+    "blurry",
+    implements=Paper("Rainbow Memory: Continual Learning with a Memory of Diverse Samples", "2103.17230"),
+    type="protocol",
+)
 def blurry(stream: Stream, fraction: float = 0.1, seed: int = 0) -> Stream:
     """Swap ``fraction`` of each experience's training examples with other experiences' examples.
 
@@ -219,7 +227,7 @@ def blurry(stream: Stream, fraction: float = 0.1, seed: int = 0) -> Stream:
     return replace(stream, experiences=exps, name=f"blurry-{stream.name}")
 
 
-@register("scenario", "online", papers=[ONLINE], type="protocol")
+@register("scenario", "online", implements=Paper(ONLINE, "2308.10328"), used_by=[ONLINE], type="protocol")
 def online(stream: Stream) -> Stream:
     """The same stream, run as a single pass in small batches and evaluated along the way."""
     return replace(stream, online=True, name=f"online-{stream.name}")
@@ -228,7 +236,7 @@ def online(stream: Stream) -> Stream:
 SEQUENCE_TASKS = ("parity_check", "even_pairs", "cycle_navigation", "modular_arithmetic")
 
 
-@register("scenario", "sequence-tasks", papers=[LLM_SURVEY], type="protocol")
+@register("scenario", "sequence-tasks", used_by=[LLM_SURVEY], type="protocol")
 def sequence_stream(
     tasks: tuple[str, ...] = SEQUENCE_TASKS,
     scenario: str = "task",
@@ -278,21 +286,30 @@ def sequence_stream(
     return Stream(s, exps, n_out, (L,), name="sequence-tasks", info={"vocab_size": pad + 1, "mixer": mixer})
 
 
-@register("scenario", "task-il", papers=[THREE], type="scenario", needs_task_id=True)
+@register(
+    "scenario", "task-il", implements=Paper(THREE, "1904.07734"), used_by=[THREE], type="scenario",
+    needs_task_id=True,
+)
 class TaskIL:
     """Task-incremental: task id given at test time; logits restricted to the task's own units."""
 
     key = "task"
 
 
-@register("scenario", "domain-il", papers=[THREE], type="scenario", needs_task_id=False)
+@register(
+    "scenario", "domain-il", implements=Paper(THREE, "1904.07734"), used_by=[THREE], type="scenario",
+    needs_task_id=False,
+)
 class DomainIL:
     """Domain-incremental: one shared head; task id neither given nor needed."""
 
     key = "domain"
 
 
-@register("scenario", "class-il", papers=[THREE], type="scenario", needs_task_id=False)
+@register(
+    "scenario", "class-il", implements=Paper(THREE, "1904.07734"), used_by=[THREE], type="scenario",
+    needs_task_id=False,
+)
 class ClassIL:
     """Class-incremental: one head over all classes seen so far; task id must be inferred."""
 

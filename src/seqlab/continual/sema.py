@@ -18,7 +18,7 @@ from torch import nn
 
 from seqlab.continual.backbones import pretrained_encoder
 from seqlab.continual.strategy import Strategy
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 SEMA = "Self-Expansion of Pre-trained Models with Mixture of Adapters for Continual Learning"
 
@@ -76,7 +76,14 @@ class AdapterMixture(nn.Module):
         return self.head(self.features(x))
 
 
-@register("strategy", "sema", papers=[SEMA], scenarios=("task", "domain", "class"), family="expansion")
+@register(
+    "strategy",
+    "sema",
+    implements=Paper(SEMA, "2403.18886"),
+    used_by=[SEMA],
+    scenarios=("task", "domain", "class"),
+    family="expansion",
+)
 class SEMAStrategy(Strategy):
     """Mixture of adapters on a frozen encoder, expanded when a representation shift is detected."""
 

@@ -15,16 +15,16 @@ import torch
 from seqlab.continual.hparams import published
 from seqlab.continual.scenarios import THREE
 from seqlab.continual.strategy import Strategy, params
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 
 @register(
     "strategy",
     "si",
-    papers=[THREE],
+    implements=Paper("Continual Learning Through Synaptic Intelligence", "1703.04200"),
+    used_by=[THREE],
     scenarios=("task", "domain", "class"),
     family="regularization",
-    cites="Continual Learning Through Synaptic Intelligence, arXiv 1703.04200",
 )
 class SI(Strategy):
     """Synaptic intelligence: importance from each parameter's contribution to the loss decrease."""

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from seqlab.continual.backbones import MLP, FixedSimplexHead
 from seqlab.continual.replay import Replay
 from seqlab.continual.strategy import Strategy
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 STATIONARY = (
     "Stationary Representations: Optimally Approximating Compatibility and Implications for "
@@ -40,7 +40,12 @@ def simplex_mlp(stream, hidden: int) -> MLP:
 
 
 @register(
-    "strategy", "simplex", papers=[STATIONARY], scenarios=("task", "domain", "class"), family="compatible"
+    "strategy",
+    "simplex",
+    implements=Paper(STATIONARY, venue="CVPR 2024"),
+    used_by=[STATIONARY],
+    scenarios=("task", "domain", "class"),
+    family="compatible",
 )
 class Simplex(Strategy):
     """Fine-tuning with a fixed (never trained) d-simplex classifier."""
@@ -53,7 +58,12 @@ class Simplex(Strategy):
 
 
 @register(
-    "strategy", "cl2r", papers=[CL2R, STATIONARY], scenarios=("task", "domain", "class"), family="compatible"
+    "strategy",
+    "cl2r",
+    implements=Paper(CL2R, "2211.09032"),
+    used_by=[CL2R, STATIONARY],
+    scenarios=("task", "domain", "class"),
+    family="compatible",
 )
 class CL2RStrategy(Replay):
     """Fixed simplex head + replay + feature distillation on the memory (CL2R)."""

@@ -19,6 +19,11 @@ keys/values ``(batch, heads, T, d_h)``, their positions ``(batch, T)`` and the n
 per sequence ``(batch,)``. Only the last ``min(seen, T)`` slots of a sequence are valid, so
 :func:`seqlab.mixers.base.reset_state` resets a sequence by zeroing its ``seen``; the empty cache
 holds one invalid slot, which ``torch.where`` broadcasts over a grown cache.
+
+Memory: whenever scores must be materialised (ALiBi's bias, URPE's factor, a KV cache's validity
+mask, ``sdpa=False``), queries run in blocks of ``query_block`` against the keys they may see, so
+scores, masks and biases take O(block * L) memory, never O(L^2); only plain causal or bidirectional
+SDPA without a bias runs in one call (its fused kernel does not materialise the score matrix).
 """
 
 from __future__ import annotations
@@ -31,10 +36,11 @@ from torch import nn
 
 from seqlab.mixers.base import Mixer
 from seqlab.mixers.positional import check_positions
-from seqlab.registry import create, register
+from seqlab.registry import Paper, create, register
 
 POS_KINDS = ("none", "rope", "alibi", "urpe")
 WINDOW_BLOCK = 128  # queries per block of the sliding-window path
+QUERY_BLOCK = 256  # queries per block when scores must be materialised (ALiBi, URPE, KV cache, no SDPA)
 
 
 def attention_reference(q, k, v, allowed=None, bias=None, prob_scale=None):
@@ -71,8 +77,11 @@ def default_heads(d_model: int) -> int:
 @register(
     "mixer",
     "attention",
-    cites="Attention Is All You Need, arXiv 1706.03762",
-    state_size="O(L * d_model) (window * 2 * d_model when windowed)",
+    implements=Paper("Attention Is All You Need", "1706.03762"),
+    used_by=[
+        "RNNs are not Transformers (Yet): The Key Bottleneck on In-context Retrieval",
+        "Randomized Positional Encodings Boost Length Generalization of Transformers",
+    ],
 )
 class Attention(Mixer):
     """Multi-head softmax attention (arXiv 1706.03762), causal or bidirectional, optional window.
@@ -84,6 +93,7 @@ class Attention(Mixer):
 
     modes = ("parallel", "chunked", "step")
     state_size = "O(L * d_model)"
+    state_growth = "linear"  # "window" for an instance with a sliding window
     uses_positions = True
 
     def __init__(
@@ -111,10 +121,12 @@ class Attention(Mixer):
             raise ValueError(f"Attention expects pos in {POS_KINDS}, got {pos!r}")
         self.n_heads, self.d_head, self.window, self.pos_kind = n_heads, d_model // n_heads, window, pos
         self.sdpa = sdpa
+        self.query_block = QUERY_BLOCK
         if not causal:
             self.modes = ("parallel",)
         if window is not None:
             self.state_size = "window * 2 * d_model"
+            self.state_growth = "window"
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.out = nn.Linear(d_model, d_model)
         self.rope = self.alibi = self.urpe = None
@@ -189,14 +201,48 @@ class Attention(Mixer):
         return positions.to(device)
 
     # -- modes -----------------------------------------------------------------------------
-    def forward(self, x: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
-        self.check_input(x)
+    def _forward(self, x: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
         b, length, _ = x.shape
         positions = self._positions(positions, b, length, x.device)
         q, k, v = self.project(x, positions)
         if self.window is not None:
             return self.windowed(q, k, v, positions)
-        return self.attend(q, k, v, positions, positions, is_causal=self.causal)
+        if self.alibi is None and self.urpe is None and self.sdpa:
+            return self.attend(q, k, v, positions, positions, is_causal=self.causal)
+        return self.blocked(q, k, v, positions, positions)
+
+    def blocked(self, q, k, v, q_pos, k_pos, offset: int = 0, valid=None) -> torch.Tensor:
+        """Attention in query blocks of ``query_block``: ``(batch, Lq, d_model)``.
+
+        Query ``i`` sits at key slot ``offset + i``; causally it sees slots ``j <= offset + i``
+        (and ``j > offset + i - window`` with a window), bidirectionally every slot; ``valid``
+        ``(batch, Lk)`` bool further drops stale cache slots. Each block is given only the key range
+        it may see, so scores/bias/mask take ``O(batch * heads * block * Lk)`` memory.
+        """
+        blk, lk = self.query_block, k.shape[2]
+        ys = []
+        for i, q_blk in enumerate(q.split(blk, dim=2)):
+            s, e = i * blk, i * blk + q_blk.shape[2]
+            if self.causal:
+                lo = 0 if self.window is None else max(0, offset + s - self.window + 1)
+                hi = offset + e
+            else:
+                lo, hi = 0, lk
+            allowed = None
+            if self.causal:
+                rel = torch.arange(offset + s, offset + e, device=q.device)[:, None] - torch.arange(
+                    lo, hi, device=q.device
+                )
+                allowed = rel >= 0
+                if self.window is not None:
+                    allowed = allowed & (rel < self.window)
+                allowed = allowed[None, None]
+            if valid is not None:
+                keep = valid[:, None, None, lo:hi]
+                allowed = keep if allowed is None else allowed & keep
+            k_blk, v_blk = k[:, :, lo:hi], v[:, :, lo:hi]
+            ys.append(self.mix(q_blk, k_blk, v_blk, q_pos[:, s:e], k_pos[:, lo:hi], allowed))
+        return self.out(torch.cat(ys, dim=2).transpose(1, 2).flatten(2))
 
     def init_state(self, batch: int, device=None, dtype=None):
         """Empty KV cache: one invalid slot and ``seen = 0`` per sequence."""
@@ -209,24 +255,17 @@ class Attention(Mixer):
             "seen": torch.zeros(batch, dtype=torch.long, device=device),
         }
 
-    def _check_state(self, state, batch):
-        if not isinstance(state, dict) or set(state) != {"k", "v", "pos", "seen"}:
-            raise ValueError("Attention expects a state dict with keys k, v, pos, seen (from init_state)")
-        if state["k"].shape[0] != batch or state["k"].shape[1:2] + state["k"].shape[3:] != (
-            self.n_heads, self.d_head
-        ):
-            raise ValueError(
-                f"Attention expects a cache of shape ({batch}, {self.n_heads}, T, {self.d_head}), "
-                f"got {tuple(state['k'].shape)}"
-            )
+    def _state_spec(self, dtype):
+        """The cache grows along time: ``k``, ``v`` (dim 2) and ``pos`` (dim 1) have any length."""
+        spec = super()._state_spec(dtype)
+        free = {"k": 1, "v": 1, "pos": 0}  # time dim after the batch dim
+        return {
+            key: s._replace(shape=tuple(None if i == free.get(key) else d for i, d in enumerate(s.shape)))
+            for key, s in spec.items()
+        }
 
-    def forward_with_state(self, x, state=None, positions=None):
-        if not self.causal:
-            return super().forward_with_state(x, state)
-        self.check_input(x)
+    def _forward_with_state(self, x, state, positions=None):
         b, n, _ = x.shape
-        state = self.init_state(b, x.device, x.dtype) if state is None else state
-        self._check_state(state, b)
         seen = state["seen"]
         positions = self._positions(positions, b, n, x.device, start=seen)
         q, k, v = self.project(x, positions)
@@ -236,19 +275,7 @@ class Attention(Mixer):
         cached = state["k"].shape[2]
         slot = torch.arange(cached + n, device=x.device)
         valid = slot[None, :] >= cached - seen.clamp(max=cached)[:, None]  # (B, T+n); new slots always valid
-        rel = (cached + torch.arange(n, device=x.device))[:, None] - slot[None, :]  # (n, T+n)
-        ok = rel >= 0
-        if self.window is not None:
-            ok = ok & (rel < self.window)
-        allowed = (valid[:, None, :] & ok[None])[:, None]
-        y = self.attend(q, keys, values, positions, key_pos, allowed)
+        y = self.blocked(q, keys, values, positions, key_pos, offset=cached, valid=valid)
         keep = slice(None) if self.window is None else slice(-self.window, None)
         new = {"k": keys[:, :, keep], "v": values[:, :, keep], "pos": key_pos[:, keep], "seen": seen + n}
         return y, new
-
-    def step(self, x_t, state=None):
-        if not self.causal:
-            return super().step(x_t, state)
-        self.check_input(x_t, step=True)
-        y, state = self.forward_with_state(x_t[:, None], state)
-        return y[:, 0], state

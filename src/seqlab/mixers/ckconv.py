@@ -21,9 +21,9 @@ import torch
 from torch import nn
 
 from seqlab.mixers.base import Mixer
-from seqlab.mixers.lssl import make_generator
 from seqlab.ops.fft_conv import fft_conv
-from seqlab.registry import register
+from seqlab.ops.init import make_generator
+from seqlab.registry import Paper, register
 
 CKCONV_TITLE = "CKConv: Continuous Kernel Convolution For Sequential Data"
 
@@ -52,7 +52,7 @@ class Siren(nn.Module):
         return self.out(p)
 
 
-@register("mixer", "ckconv", papers=[CKCONV_TITLE], state="cache of past inputs")
+@register("mixer", "ckconv", implements=Paper(CKCONV_TITLE, "2102.02611"), used_by=[CKCONV_TITLE])
 class CKConv(Mixer):
     """CKConv (arXiv 2102.02611): ``y_t = sum_s K(s) x_{t-s} + D x_t`` with a SIREN kernel ``K``.
 
@@ -61,6 +61,7 @@ class CKConv(Mixer):
 
     modes = ("parallel", "chunked", "step")
     state_size = "O(max_len * d_model)"
+    state_growth = "linear"  # a global kernel over the whole history (up to max_len)
 
     def __init__(self, d_model: int, max_len: int = 1024, hidden: int = 32, depth: int = 2,
                  omega0: float = 30.0, bidirectional: bool = False, seed: int | None = None):
@@ -86,8 +87,7 @@ class CKConv(Mixer):
         lags = torch.arange(min(length, self.max_len), dtype=like.dtype, device=like.device)
         return self.kernel_at(lags)
 
-    def forward(self, x: torch.Tensor, times: torch.Tensor | None = None) -> torch.Tensor:
-        self.check_input(x)
+    def _forward(self, x: torch.Tensor, times: torch.Tensor | None = None) -> torch.Tensor:
         if times is not None:
             return self.forward_irregular(x, times)
         taps = self._taps(x.shape[1], self.D)
@@ -106,7 +106,7 @@ class CKConv(Mixer):
         if not times.is_floating_point() and times.dtype not in (torch.int32, torch.int64):
             raise ValueError(f"CKConv expects real-valued times, got dtype {times.dtype}")
         times = times.to(self.D.dtype)
-        if not torch.isfinite(times).all():
+        if not torch.isfinite(times).all():  # the O(L^2) irregular path; not the hot path
             raise ValueError("CKConv expects finite times, got NaN or inf")
         if self.causal and (times[:, 1:] < times[:, :-1]).any():
             raise ValueError("CKConv (causal) expects non-decreasing times along each sequence")
@@ -119,18 +119,12 @@ class CKConv(Mixer):
     def init_state(self, batch: int, device=None, dtype=None):
         return torch.zeros(batch, self.max_len - 1, self.d_model, device=device, dtype=dtype or self.D.dtype)
 
-    def forward_with_state(self, x: torch.Tensor, state=None):
-        self.check_input(x)
-        if state is None:
-            state = self.init_state(x.shape[0], x.device, x.dtype)
-        full = torch.cat([state.to(x.dtype), x], dim=1)
+    def _forward_with_state(self, x: torch.Tensor, state):
+        full = torch.cat([state.to(x.dtype), x], dim=1)  # a no-op except under autocast
         y = fft_conv(full, self._taps(full.shape[1], self.D))[:, state.shape[1]:] + self.D * x
         return y, full[:, -(self.max_len - 1):]
 
-    def step(self, x_t: torch.Tensor, state=None):
-        self.check_input(x_t, step=True)
-        if state is None:
-            state = self.init_state(x_t.shape[0], x_t.device, x_t.dtype)
+    def _step(self, x_t: torch.Tensor, state):
         window = torch.cat([state.to(x_t.dtype), x_t[:, None]], dim=1)  # oldest .. newest
         taps = self._taps(self.max_len, self.D).flip(0)  # K(max_len-1) .. K(0)
         y = (window * taps).sum(1) + self.D * x_t

@@ -22,49 +22,17 @@ time blocks that are recomputed in backward so memory stays bounded at long leng
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 
 from seqlab.mixers.base import Mixer
+from seqlab.ops.blockwise import scan_in_blocks
+from seqlab.ops.norm import rms_norm
 from seqlab.ops.scan import scan_chunked
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 MODES = ("scan", "recurrent", "attention")
-BLOCK_NUMEL = 2**20  # states per scan block: 8 MiB complex64 per copy
-
-
-def scan_in_blocks(
-    fn: Callable[..., tuple[torch.Tensor, torch.Tensor]],
-    h0: torch.Tensor,
-    inputs: tuple[torch.Tensor, ...],
-    block: int | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Run ``y, h = fn(h, *inputs[:, block slice])`` over consecutive time blocks.
-
-    ``fn`` evaluates a recurrence on one block from state ``h`` and returns the block's outputs
-    (time at dim 1) and its final state, a fresh tensor (a view would keep the block's states
-    alive). With autograd on, each block is checkpointed: only the block-boundary states are kept
-    and the block is recomputed in backward, so the per-step states (``L x state`` numbers)
-    never sit in memory all at once. ``block=None`` picks the
-    block length so that one block's states hold about ``BLOCK_NUMEL`` numbers (batch included).
-    """
-    length = inputs[0].shape[1]
-    if block is None:
-        block = max(1, BLOCK_NUMEL // h0.numel())
-    grad = torch.is_grad_enabled() and any(t.requires_grad for t in (h0, *inputs))
-    if block >= length:  # one block: checkpointing would only add a recomputation
-        return fn(h0, *inputs)
-    ys, h = [], h0
-    # split, not slicing: one backward node gathers the blocks' gradients, where every slice's
-    # backward would write a full-length zero tensor (O(L^2 / block) work and memory traffic)
-    for args in zip(*(t.split(block, dim=1) for t in inputs)):
-        y, h = checkpoint(fn, h, *args, use_reentrant=False) if grad else fn(h, *args)
-        ys.append(y)
-    return torch.cat(ys, dim=1), h
 
 
 def complex_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -115,15 +83,16 @@ def gateloop_attention(s0, log_mag, phase, q, k, v):
 @register(
     "mixer",
     "gateloop",
-    papers=["GateLoop: Fully Data-Controlled Linear Recurrence for Sequence Modeling"],
-    modes="parallel (scan|recurrent|attention), chunked, step",
-    state="complex n_heads * d_k * d_v",
+    implements=Paper("GateLoop: Fully Data-Controlled Linear Recurrence for Sequence Modeling", "2311.01927"),
+    used_by=["GateLoop: Fully Data-Controlled Linear Recurrence for Sequence Modeling"],
 )
 class GateLoop(Mixer):
     """GateLoop mixer (arXiv 2311.01927): S_t = diag(a_t) S_{t-1} + k_t v_t^T, y_t = Re(q_t^T S_t)."""
 
     modes = ("parallel", "chunked", "step")
     state_size = "n_heads * d_k * d_v (complex)"
+    state_growth = "constant"
+    upcast_low_precision = True  # complex/FFT math: float32 inside a half/bf16 mixer
 
     def __init__(
         self,
@@ -167,7 +136,7 @@ class GateLoop(Mixer):
         return F.logsigmoid(w).view(shape_k), theta.view(shape_k), q, k.view(shape_k), v.view(shape_v)
 
     def _finish(self, x, y):
-        y = F.rms_norm(y, (self.d_v,), eps=1e-6).flatten(2)
+        y = rms_norm(y, eps=1e-6).flatten(2)
         return self.out(y * F.silu(self.out_gate(x)))
 
     def _mix(self, x, s0):
@@ -178,31 +147,17 @@ class GateLoop(Mixer):
             return gateloop_attention(s0, *args)
         return scan_in_blocks(_scan_block(self.chunk), s0, args, self.block)
 
-    def _check_state(self, state, x):
-        want = (x.shape[0], self.n_heads, self.d_k, self.d_v)
-        if state is None:
-            return self.init_state(x.shape[0], x.device, x.dtype)
-        if not isinstance(state, torch.Tensor) or tuple(state.shape) != want or not state.is_complex():
-            got = tuple(state.shape) if isinstance(state, torch.Tensor) else type(state).__name__
-            raise ValueError(f"GateLoop expects a complex state of shape {want}, got {got}")
-        return state.to(complex_dtype(x.dtype))
-
     # -- contract ------------------------------------------------------------------------
     def init_state(self, batch: int, device=None, dtype=None):
-        real = dtype or torch.get_default_dtype()
+        real = dtype or self.qkv.weight.dtype
         shape = (batch, self.n_heads, self.d_k, self.d_v)
         return torch.zeros(shape, device=device, dtype=complex_dtype(real))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_with_state(x, None)[0]
-
-    def forward_with_state(self, x: torch.Tensor, state=None):
-        self.check_input(x)
-        y, s = self._mix(x, self._check_state(state, x))
+    def _forward_with_state(self, x: torch.Tensor, state):
+        y, s = self._mix(x, state.to(complex_dtype(x.dtype)))  # a no-op except under autocast
         return self._finish(x, y), s
 
-    def step(self, x_t: torch.Tensor, state=None):
-        self.check_input(x_t, step=True)
+    def _step(self, x_t: torch.Tensor, state):
         x = x_t.unsqueeze(1)
-        y, s = gateloop_recurrent(self._check_state(state, x), *self._project(x))
+        y, s = gateloop_recurrent(state.to(complex_dtype(x.dtype)), *self._project(x))
         return self._finish(x, y)[:, 0], s

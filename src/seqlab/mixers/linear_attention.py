@@ -1,75 +1,29 @@
-"""Linear attention and retention: matrix-state recurrences computed with :mod:`seqlab.ops.gla`.
+"""Causal linear attention ("Transformers are RNNs", arXiv 2006.16236), a matrix-state recurrence.
 
-Both keep per head a state ``S_t = g S_{t-1} + k_t v_t^T`` (``d_head x d_head``) and read it with the
-query, ``o_t = S_t^T q_t``. Parallel mode and chunked mode run :func:`~seqlab.ops.gla.gla_chunked`
-(the chunked mode from a carried state), step mode runs :func:`~seqlab.ops.gla.gla_step`.
+Per head a state ``S_t = S_{t-1} + phi(k_t) v_t^T`` read by the query, ``o_t = S_t^T phi(q_t)``;
+the modes come from :class:`~seqlab.mixers.matrix_state.MatrixStateMixer` (:mod:`seqlab.ops.gla`).
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqlab.mixers.base import Mixer
-from seqlab.ops.gla import gla_chunked, gla_step
-from seqlab.registry import register
-
-
-class _MatrixStateMixer(Mixer):
-    """Shared plumbing: heads, the three modes, and the matrix state ``(batch, heads, d_k, d_v)``."""
-
-    modes = ("parallel", "chunked", "step")
-
-    def __init__(self, d_model: int, n_heads: int, d_v: int, chunk: int = 64):
-        super().__init__(d_model)
-        if not isinstance(n_heads, int) or n_heads < 1 or d_model % n_heads:
-            raise ValueError(f"n_heads must be a positive divisor of d_model={d_model}, got {n_heads!r}")
-        self.n_heads, self.d_head, self.d_v, self.chunk = n_heads, d_model // n_heads, d_v, chunk
-
-    def _heads(self, t: torch.Tensor) -> torch.Tensor:
-        """(B, L, H * d) -> (B, H, L, d)."""
-        return t.unflatten(-1, (self.n_heads, -1)).transpose(1, 2)
-
-    # subclasses: project inputs to (q, k, v, log_g) in (B, H, L, .) layout, and map (B, H, L, d_v) back
-    def _qkvg(self, x):
-        raise NotImplementedError
-
-    def _output(self, o, x):
-        raise NotImplementedError
-
-    def init_state(self, batch: int, device=None, dtype=None):
-        return torch.zeros(batch, self.n_heads, self.d_head, self.d_v, device=device, dtype=dtype)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_with_state(x, None)[0]
-
-    def forward_with_state(self, x, state=None):
-        self.check_input(x)
-        q, k, v, log_g = self._qkvg(x)
-        o, state = gla_chunked(q, k, v, log_g, initial_state=state, chunk=self.chunk)
-        return self._output(o, x), state
-
-    def step(self, x_t, state=None):
-        self.check_input(x_t, step=True)
-        if state is None:
-            state = self.init_state(x_t.shape[0], x_t.device, x_t.dtype)
-        q, k, v, log_g = (t[:, :, 0] for t in self._qkvg(x_t[:, None]))
-        o, state = gla_step(q, k, v, log_g, state)
-        return self._output(o[:, :, None], x_t[:, None])[:, 0], state
+from seqlab.mixers.matrix_state import MatrixStateMixer
+from seqlab.registry import Paper, register
 
 
 @register(
     "mixer",
     "linear_attention",
-    cites="Transformers are RNNs: Fast Autoregressive Transformers with Linear Attention, arXiv 2006.16236",
-    modes=("parallel", "chunked", "step"),
-    state_size="n_heads * d_head * (d_head + 1)",
+    implements=Paper(
+        "Transformers are RNNs: Fast Autoregressive Transformers with Linear Attention", "2006.16236"
+    ),
+    used_by=["On the Expressivity of Selective State-Space Layers: A Multivariate Polynomial Approach"],
     test_cfg={"n_heads": 2},
 )
-class LinearAttention(_MatrixStateMixer):
+class LinearAttention(MatrixStateMixer):
     """Causal linear attention (Katharopoulos et al., arXiv 2006.16236).
 
     With the feature map ``phi(x) = elu(x) + 1``, per head::
@@ -103,49 +57,3 @@ class LinearAttention(_MatrixStateMixer):
         if self.normalize:
             o = o[..., :-1] / (o[..., -1:] + self.eps)
         return self.out(o.transpose(1, 2).flatten(2))
-
-
-@register(
-    "mixer",
-    "retention",
-    cites="Retentive Network: A Successor to Transformer for Large Language Models, arXiv 2307.08621",
-    modes=("parallel", "chunked", "step"),
-    state_size="n_heads * d_head * v_expand * d_head",
-    test_cfg={"n_heads": 2},
-)
-class Retention(_MatrixStateMixer):
-    """Multi-scale retention (Sun et al., RetNet, arXiv 2307.08621), without xPos.
-
-    Per head ``h`` with fixed decay ``gamma_h = 1 - 2^(-5-h)``::
-
-        S_t = gamma_h S_{t-1} + k_t v_t^T,    o_t = S_t^T q_t,   k scaled by d_head^-1/2
-        y = W_o (swish(W_g x) * GroupNorm_heads(o))
-
-    equivalently ``o = (Q K^T * D) V`` with ``D[t, s] = gamma^(t-s)`` for ``s <= t``. Values and
-    the gate have ``v_expand * d_model`` channels (2 in the paper).
-    """
-
-    state_size = "n_heads * d_head * v_expand * d_head"
-
-    def __init__(self, d_model: int, n_heads: int = 4, v_expand: int = 2, chunk: int = 64):
-        d_head = d_model // n_heads if isinstance(n_heads, int) and n_heads > 0 else 1
-        super().__init__(d_model, n_heads, v_expand * d_head, chunk)
-        d_value = v_expand * d_model
-        self.qk = nn.Linear(d_model, 2 * d_model, bias=False)
-        self.v = nn.Linear(d_model, d_value, bias=False)
-        self.gate = nn.Linear(d_model, d_value, bias=False)
-        self.norm = nn.GroupNorm(n_heads, d_value)
-        self.out = nn.Linear(d_value, d_model, bias=False)
-        gammas = 1 - 2.0 ** (-5.0 - torch.arange(n_heads, dtype=torch.float64))
-        self.register_buffer("log_gamma", gammas.log().float(), persistent=False)
-
-    def _qkvg(self, x):
-        q, k = (self._heads(t) for t in self.qk(x).chunk(2, dim=-1))
-        v = self._heads(self.v(x))
-        log_g = self.log_gamma.to(x.dtype)[None, :, None].expand(q.shape[:3])
-        return q, k / math.sqrt(self.d_head), v, log_g
-
-    def _output(self, o, x):
-        o = o.transpose(1, 2).flatten(2)  # (B, L, H * d_v)
-        o = self.norm(o.flatten(0, 1)).view_as(o)
-        return self.out(F.silu(self.gate(x)) * o)

@@ -8,121 +8,25 @@ Layers", arXiv 2110.13985. Each channel ``h`` is a SISO system ``x' = A x + B u_
     recurrent:     x_t = dA x_{t-1} + dB u_t,      y_t = C x_t + D u_t
     convolutional: K_k = C dA^k dB  (Krylov, log2 L squarings),   y = K * u + D u  (FFT)
 
-This module also holds what LSSL shares with S4 (:mod:`seqlab.mixers.s4`): the convolution-view
-base class and the dense-state recurrent view (chunks carry the state ``x``: the output gains
-``C dA^{t+1} x_0`` and the state becomes ``dA^L x_0 + sum_j dA^j dB u_{L-1-j}``).
+The convolution view and the dense-state recurrent view (chunks carry the state ``x``: the output
+gains ``C dA^{t+1} x_0`` and the state becomes ``dA^L x_0 + sum_j dA^j dB u_{L-1-j}``) are shared
+with S4: :class:`~seqlab.mixers.ssm_base.ConvSSM`, :class:`~seqlab.mixers.ssm_base.DenseRecurrence`
+and :mod:`seqlab.ops.dense_ssm`.
 """
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
-from seqlab.mixers.base import Mixer
-from seqlab.ops.fft_conv import fft_conv
-from seqlab.ops.hippo import discretize_dense, krylov, krylov_kernel, legs
-from seqlab.registry import register
+from seqlab.mixers.ssm_base import ConvSSM, DenseRecurrence
+from seqlab.ops.hippo import discretize_dense, krylov_kernel, legs
+from seqlab.registry import Paper, register
 
 LSSL_TITLE = "Combining Recurrent, Convolutional, and Continuous-time Models with Linear State-Space Layers"
 
 
-def make_generator(seed: int | None) -> torch.Generator | None:
-    """A seeded CPU generator, or ``None`` (the global RNG) when ``seed`` is ``None``."""
-    return None if seed is None else torch.Generator().manual_seed(seed)
-
-
-def log_uniform(n: int, lo: float, hi: float, gen: torch.Generator | None) -> torch.Tensor:
-    """``n`` values of ``log(dt)`` with ``dt`` log-uniform in ``[lo, hi]``."""
-    if not 0 < lo <= hi:
-        raise ValueError(f"expected 0 < dt_min <= dt_max, got dt_min={lo}, dt_max={hi}")
-    return math.log(lo) + torch.rand(n, generator=gen) * (math.log(hi) - math.log(lo))
-
-
-def _real(z: torch.Tensor) -> torch.Tensor:
-    return z.real if z.is_complex() else z
-
-
-class ConvSSM(Mixer):
-    """Base of the LTI state-space mixers: kernel of length L + FFT convolution + skip ``D``.
-
-    Subclasses implement ``kernels(length) -> (k (L, d_model), k_back or None)``. With
-    ``bidirectional=True`` a second output projection gives an anti-causal kernel and the mixer
-    runs in parallel mode only.
-    """
-
-    modes = ("parallel", "chunked", "step")
-
-    def __init__(self, d_model: int, d_state: int, bidirectional: bool, dt_min: float, dt_max: float,
-                 seed: int | None):
-        super().__init__(d_model, causal=not bidirectional)
-        if not isinstance(d_state, int) or d_state < 2 or d_state % 2:
-            raise ValueError(f"d_state must be an even int >= 2, got {d_state!r}")
-        self.d_state = d_state
-        self.bidirectional = bidirectional
-        if bidirectional:
-            self.modes = ("parallel",)
-        self.gen = make_generator(seed)
-        self.log_dt = nn.Parameter(log_uniform(d_model, dt_min, dt_max, self.gen))
-        self.D = nn.Parameter(torch.randn(d_model, generator=self.gen))
-        self._cache: tuple | None = None
-
-    def kernels(self, length: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        raise NotImplementedError
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
-        k, k_back = self.kernels(x.shape[1])
-        return fft_conv(x, k, k_back) + self.D * x
-
-    def cached(self, fn):
-        """``fn()`` (discretised matrices), reused under ``no_grad`` while parameters are unchanged."""
-        if torch.is_grad_enabled():
-            return fn()
-        key = tuple((p.data_ptr(), p._version, p.dtype) for p in self.parameters())
-        if self._cache is None or self._cache[0] != key:
-            self._cache = (key, fn())
-        return self._cache[1]
-
-
-class DenseRecurrence:
-    """Recurrent views for a dense discretised state: ``discrete() -> (dA, dB, C)``, shapes
-    ``(H, N, N)``, ``(H, N)``, ``(H, N)``, real or complex (output = real part)."""
-
-    complex_state = False
-
-    def init_state(self, batch: int, device=None, dtype=None):
-        dtype = dtype or self.D.dtype
-        if self.complex_state:
-            dtype = torch.promote_types(dtype, torch.complex64)
-        return torch.zeros(batch, self.d_model, self.d_state, device=device, dtype=dtype)
-
-    def forward_with_state(self, x: torch.Tensor, state=None):
-        self.check_input(x)
-        da, db, c = self.cached(self.discrete)
-        length = x.shape[1]
-        k, _ = self.kernels(length)
-        y = fft_conv(x, k) + self.D * x
-        u = x.to(db.dtype)
-        h = torch.einsum("lhn,blh->bhn", krylov(da, db, length), u.flip(1))
-        if state is not None:
-            g = krylov(da.transpose(-1, -2), c, length + 1)[1:]  # (dA^T)^{t+1} C
-            y = y + _real(torch.einsum("lhn,bhn->blh", g, state.to(g.dtype)))
-            h = h + torch.einsum("hij,bhj->bhi", torch.linalg.matrix_power(da, length), state.to(h.dtype))
-        return y, h
-
-    def step(self, x_t: torch.Tensor, state=None):
-        self.check_input(x_t, step=True)
-        da, db, c = self.cached(self.discrete)
-        if state is None:
-            state = self.init_state(x_t.shape[0], x_t.device, x_t.dtype)
-        h = torch.einsum("hij,bhj->bhi", da, state.to(da.dtype)) + db * x_t.to(db.dtype)[..., None]
-        y = _real(torch.einsum("hn,bhn->bh", c, h)) + self.D * x_t
-        return y.to(x_t.dtype), h
-
-
-@register("mixer", "lssl", papers=[LSSL_TITLE], state="dense HiPPO-LegS, bilinear")
+@register("mixer", "lssl", implements=Paper(LSSL_TITLE, "2110.13985"), used_by=[LSSL_TITLE])
 class LSSL(DenseRecurrence, ConvSSM):
     """LSSL (arXiv 2110.13985): per-channel SISO SSM with dense HiPPO-LegS A, Krylov kernel.
 

@@ -25,26 +25,18 @@ from torch import nn
 
 from seqlab.mixers.base import Mixer
 from seqlab.ops.gla import gla_chunked, gla_step
-from seqlab.registry import register
-
-
-class _RMSNorm(nn.Module):
-    def __init__(self, dim: int, eps: float = 1e-5):
-        super().__init__()
-        self.eps = eps
-        self.weight = nn.Parameter(torch.ones(dim))
-
-    def forward(self, x):
-        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+from seqlab.ops.norm import RMSNorm
+from seqlab.registry import Paper, register
 
 
 @register(
     "mixer",
     "mamba2",
-    cites="Transformers are SSMs: Generalized Models and Efficient Algorithms Through Structured State "
-    "Space Duality, arXiv 2405.21060",
-    modes=("parallel", "chunked", "step"),
-    state_size="n_heads * d_state * head_dim + (d_conv - 1) * (d_inner + 2 * d_state)",
+    implements=Paper(
+        "Transformers are SSMs: Generalized Models and Efficient Algorithms Through Structured State "
+        "Space Duality",
+        "2405.21060",
+    ),
     test_cfg={"d_state": 8, "head_dim": 8},
 )
 class Mamba2(Mixer):
@@ -52,6 +44,7 @@ class Mamba2(Mixer):
 
     modes = ("parallel", "chunked", "step")
     state_size = "n_heads * d_state * head_dim + (d_conv - 1) * (d_inner + 2 * d_state)"
+    state_growth = "constant"
 
     def __init__(
         self,
@@ -81,10 +74,11 @@ class Mamba2(Mixer):
         self.dt_bias = nn.Parameter(dt + torch.log(-torch.expm1(-dt)))  # inverse softplus
         self.A_log = nn.Parameter(torch.log(torch.empty(self.n_heads).uniform_(1, 16)))
         self.D = nn.Parameter(torch.ones(self.n_heads))
-        self.norm = _RMSNorm(d_inner)
+        self.norm = RMSNorm(d_inner)
         self.out_proj = nn.Linear(d_inner, d_model, bias=False)
 
     def init_state(self, batch: int, device=None, dtype=None):
+        dtype = dtype or self.in_proj.weight.dtype
         return {
             "ssm": torch.zeros(batch, self.n_heads, self.d_state, self.head_dim, device=device, dtype=dtype),
             "conv": torch.zeros(batch, self.d_conv - 1, self.conv_dim, device=device, dtype=dtype),
@@ -93,8 +87,6 @@ class Mamba2(Mixer):
     def _project(self, u, conv_state):
         """``u: (B, L, d_model)`` -> ((q, k, v, log_g) for the op, gate ``z``, ``x``, new conv state)."""
         z, xbc, dt = self.in_proj(u).split([self.d_inner, self.conv_dim, self.n_heads], dim=-1)
-        if conv_state is None:
-            conv_state = xbc.new_zeros(xbc.shape[0], self.d_conv - 1, self.conv_dim)
         window = torch.cat([conv_state, xbc], dim=1)  # (B, d_conv - 1 + L, conv_dim)
         xbc = F.silu(self.conv(window.transpose(1, 2)).transpose(1, 2))
         new_conv = window[:, window.shape[1] - (self.d_conv - 1):]
@@ -111,20 +103,12 @@ class Mamba2(Mixer):
         y = y.transpose(1, 2).flatten(2)
         return self.out_proj(self.norm(y * F.silu(z)))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_with_state(x, None)[0]
-
-    def forward_with_state(self, x, state=None):
-        self.check_input(x)
-        state = state or {}
-        op_in, z, xh, conv = self._project(x, state.get("conv"))
-        y, ssm = gla_chunked(*op_in, initial_state=state.get("ssm"), chunk=self.chunk)
+    def _forward_with_state(self, x, state):
+        op_in, z, xh, conv = self._project(x, state["conv"])
+        y, ssm = gla_chunked(*op_in, initial_state=state["ssm"], chunk=self.chunk)
         return self._output(y, xh, z), {"ssm": ssm, "conv": conv}
 
-    def step(self, x_t, state=None):
-        self.check_input(x_t, step=True)
-        if state is None:
-            state = self.init_state(x_t.shape[0], x_t.device, x_t.dtype)
+    def _step(self, x_t, state):
         op_in, z, xh, conv = self._project(x_t[:, None], state["conv"])
         y, ssm = gla_step(*(t[:, :, 0] for t in op_in), state["ssm"])
         return self._output(y[:, :, None], xh, z)[:, 0], {"ssm": ssm, "conv": conv}

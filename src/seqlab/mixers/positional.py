@@ -40,7 +40,7 @@ import math
 import torch
 from torch import nn
 
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 RANDOMIZED = "Randomized Positional Encodings Boost Length Generalization of Transformers"
 SURVEY = "Beyond the Limits: A Survey of Techniques to Extend the Context Length in Large Language Models"
@@ -70,8 +70,8 @@ def _check_dims(d_model: int, max_len: int) -> None:
         raise ValueError(f"positional encoding expects a positive int max_len, got {max_len!r}")
 
 
-@register("positional", "sinusoidal", papers=[RANDOMIZED],
-          cites="Attention Is All You Need, arXiv 1706.03762")
+@register("positional", "sinusoidal", implements=Paper("Attention Is All You Need", "1706.03762"),
+          used_by=[RANDOMIZED])
 class Sinusoidal(nn.Module):
     """Fixed sinusoidal table (arXiv 1706.03762): PE[p, 2i] = sin(p w_i), PE[p, 2i+1] = cos(p w_i)."""
 
@@ -91,7 +91,9 @@ class Sinusoidal(nn.Module):
         return out.to(torch.get_default_dtype())
 
 
-@register("positional", "learned", papers=[RANDOMIZED])
+@register("positional", "learned",
+          implements=Paper("Convolutional Sequence to Sequence Learning", "1705.03122"),
+          used_by=[RANDOMIZED])
 class Learned(nn.Module):
     """Trainable absolute table PE[p] for 0 <= p < max_len (randomized PE, arXiv 2305.16843, samples p)."""
 
@@ -113,8 +115,9 @@ class Learned(nn.Module):
         return self.table(positions)
 
 
-@register("positional", "rope", papers=[RANDOMIZED, SURVEY],
-          cites="RoFormer: Enhanced Transformer with Rotary Position Embedding, arXiv 2104.09864")
+@register("positional", "rope",
+          implements=Paper("RoFormer: Enhanced Transformer with Rotary Position Embedding", "2104.09864"),
+          used_by=[RANDOMIZED, SURVEY])
 class RoPE(nn.Module):
     """Rotary embedding (arXiv 2104.09864): (x_2i, x_2i+1) rotated by angle p * base^(-2i/d) / interpolation.
 
@@ -161,9 +164,10 @@ def alibi_slopes(n_heads: int) -> torch.Tensor:
     return torch.tensor(slopes)
 
 
-@register("positional", "alibi", papers=[RANDOMIZED, SURVEY],
-          cites="Train Short, Test Long: Attention with Linear Biases Enables Input Length Extrapolation, "
-                "arXiv 2108.12409")
+@register("positional", "alibi",
+          implements=Paper("Train Short, Test Long: Attention with Linear Biases Enables Input Length "
+                           "Extrapolation", "2108.12409"),
+          used_by=[RANDOMIZED, SURVEY])
 class ALiBi(nn.Module):
     """Linear attention bias (arXiv 2108.12409): score_ij += -m_h |p_i - p_j|."""
 
@@ -178,11 +182,12 @@ class ALiBi(nn.Module):
 
     def bias(self, q_pos: torch.Tensor, k_pos: torch.Tensor) -> torch.Tensor:
         """``(batch, heads, Lq, Lk)`` additive score bias for query/key positions ``(batch, L)``."""
-        dist = (q_pos[:, :, None] - k_pos[:, None, :]).abs().to(self.slopes.dtype)
-        return -self.slopes[None, :, None, None] * dist[:, None]
+        q, k = q_pos.to(self.slopes.dtype), k_pos.to(self.slopes.dtype)  # exact below 2^24
+        dist = (q[:, :, None] - k[:, None, :]).abs_()
+        return dist[:, None] * -self.slopes[None, :, None, None]
 
 
-@register("positional", "urpe", papers=[URPE_TITLE])
+@register("positional", "urpe", implements=Paper(URPE_TITLE, "2205.13401"), used_by=[URPE_TITLE])
 class URPE(nn.Module):
     """Universal RPE (arXiv 2205.13401): probabilities times a learnable Toeplitz C_ij = c_{p_i - p_j}."""
 

@@ -26,7 +26,7 @@ from torch import nn
 
 from seqlab.mixers.attention import Attention
 from seqlab.mixers.base import Mixer
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 
 class MemoryLayer(nn.Module):
@@ -62,9 +62,8 @@ class MemoryLayer(nn.Module):
 @register(
     "mixer",
     "rmt",
-    papers=["Recurrent Memory Transformer"],
-    cites="Recurrent Memory Transformer, arXiv 2207.06881",
-    state_size="n_memory*d_model + O(segment*d_model)",
+    implements=Paper("Recurrent Memory Transformer", "2207.06881"),
+    used_by=["Recurrent Memory Transformer"],
 )
 class RMT(Mixer):
     """Recurrent Memory Transformer (arXiv 2207.06881): segment-level recurrence through memory tokens.
@@ -75,6 +74,7 @@ class RMT(Mixer):
 
     modes = ("parallel", "chunked", "step")
     state_size = "n_memory*d_model + O(segment*d_model)"
+    state_growth = "window"  # memory tokens plus the current segment's buffers
 
     def __init__(
         self,
@@ -104,8 +104,7 @@ class RMT(Mixer):
             h = layer(h)
         return h
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
         b, length, _ = x.shape
         mem = self.memory.to(x.dtype).expand(b, -1, -1)
         outs = []
@@ -142,16 +141,6 @@ class RMT(Mixer):
         return {"memory": memory, "count": torch.zeros(batch, dtype=torch.long, device=device),
                 "kv": self._read(memory)}
 
-    def _check_state(self, state, batch):
-        if not isinstance(state, dict) or set(state) != {"memory", "count", "kv"}:
-            raise ValueError("RMT expects a state dict with keys memory, count, kv (from init_state)")
-        want = (batch, self.n_memory, self.d_model)
-        if state["memory"].shape != want or len(state["kv"]) != len(self.layers):
-            raise ValueError(
-                f"RMT expects memory of shape {want} and "
-                f"{len(self.layers)} cached layers, got {tuple(state['memory'].shape)} and {len(state['kv'])}"
-            )
-
     def _close_segments(self, state, done):
         """Where ``done``: write memory over the full segment, new memory, fresh read buffers."""
         memory, kv = state["memory"], state["kv"]
@@ -169,11 +158,8 @@ class RMT(Mixer):
                    for (nk, nv), (k, v) in zip(new_kv, kv)],
         }
 
-    def forward_with_state(self, x, state=None):
-        self.check_input(x)
-        b, n, _ = x.shape
-        state = self.init_state(b, x.device, x.dtype) if state is None else state
-        self._check_state(state, b)
+    def _forward_with_state(self, x, state):
+        n = x.shape[1]
         outs, t = [], 0
         while t < n:
             count = state["count"]
@@ -187,8 +173,3 @@ class RMT(Mixer):
                 state = self._close_segments(state, done)
             t += m
         return torch.cat(outs, dim=1), state
-
-    def step(self, x_t, state=None):
-        self.check_input(x_t, step=True)
-        y, state = self.forward_with_state(x_t[:, None], state)
-        return y[:, 0], state

@@ -22,7 +22,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqlab.mixers.base import Mixer
-from seqlab.registry import create, register
+from seqlab.ops.norm import RMSNorm
+from seqlab.registry import Paper, create, register
 
 
 class SwiGLU(nn.Module):
@@ -41,9 +42,11 @@ class SwiGLU(nn.Module):
 @register(
     "mixer",
     "samba",
-    papers=["Samba: Simple Hybrid State Space Models for Efficient Unlimited Context Language Modeling"],
-    modes="parallel, chunked, step",
-    state="mamba state + sliding-window KV cache",
+    implements=Paper(
+        "Samba: Simple Hybrid State Space Models for Efficient Unlimited Context Language Modeling",
+        "2406.07522",
+    ),
+    used_by=["Samba: Simple Hybrid State Space Models for Efficient Unlimited Context Language Modeling"],
     test_cfg={"window": 8},
 )
 class Samba(Mixer):
@@ -51,6 +54,7 @@ class Samba(Mixer):
 
     modes = ("parallel", "chunked", "step")
     state_size = "mamba state + window * 2 * d_model"
+    state_growth = "window"  # constant Mamba state + a KV cache of at most `window` tokens
     uses_positions = True
 
     def __init__(
@@ -76,7 +80,7 @@ class Samba(Mixer):
         )
         hidden = max(1, int(mlp_ratio * d_model))
         self.mlp1, self.mlp2 = SwiGLU(d_model, hidden), SwiGLU(d_model, hidden)
-        self.norms = nn.ModuleList(nn.RMSNorm(d_model) for _ in range(4))
+        self.norms = nn.ModuleList(RMSNorm(d_model) for _ in range(4))
 
     def _run(self, u, mamba, attention):
         """``mamba(x)``/``attention(x)`` run the two sub-mixers; returns the residual update."""
@@ -94,24 +98,17 @@ class Samba(Mixer):
             "attention": self.attention.init_state(batch, device, dtype),
         }
 
-    def _check_state(self, state, x):
-        if state is None:
-            return self.init_state(x.shape[0], x.device, x.dtype)
-        if not isinstance(state, dict) or set(state) != {"mamba", "attention"}:
-            raise ValueError("Samba expects a state dict with keys 'mamba' and 'attention' (from init_state)")
-        return state
+    def _state_spec(self, dtype):
+        return {"mamba": self.mamba.state_spec(dtype), "attention": self.attention.state_spec(dtype)}
 
-    def forward(self, x: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
-        self.check_input(x)
+    def _forward(self, x: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
         return self._run(x, self.mamba, lambda h: self.attention(h, positions))
 
-    def forward_with_state(self, x: torch.Tensor, state=None, positions=None):
-        self.check_input(x)
-        return self._stateful(x, self._check_state(state, x), positions, step=False)
+    def _forward_with_state(self, x: torch.Tensor, state, positions=None):
+        return self._stateful(x, state, positions, step=False)
 
-    def step(self, x_t: torch.Tensor, state=None):
-        self.check_input(x_t, step=True)
-        return self._stateful(x_t, self._check_state(state, x_t), None, step=True)
+    def _step(self, x_t: torch.Tensor, state):
+        return self._stateful(x_t, state, None, step=True)
 
     def _stateful(self, x, state, positions, step):
         """Run the unit carrying both sub-states, through the sub-mixers' chunked or step modes."""

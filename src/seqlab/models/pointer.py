@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from seqlab.models.sequence_model import Block
-from seqlab.registry import create, get, register
+from seqlab.registry import Paper, create, get, register
 
 
 class ProcessBlock(nn.Module):
@@ -56,7 +56,11 @@ class ProcessBlock(nn.Module):
 @register(
     "model",
     "pointer_network",
-    papers=["Pointer Networks", "Order Matters: Sequence to sequence for sets"],
+    implements=(
+        Paper("Pointer Networks", "1506.03134"),
+        Paper("Order Matters: Sequence to sequence for sets", "1511.06391"),
+    ),
+    used_by=["Pointer Networks", "Order Matters: Sequence to sequence for sets"],
     output="pointer",
 )
 class PointerNetwork(nn.Module):

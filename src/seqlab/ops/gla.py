@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import torch
 
+from seqlab import debug
+
 
 def _compiling() -> bool:
     compiler = getattr(torch, "compiler", None)
@@ -51,8 +53,8 @@ def _check(q, k, v, log_g, state) -> None:
         )
     if q.shape[2] == 0:
         raise ValueError("gla expects a non-empty sequence (length >= 1), got length 0")
-    # a data-dependent check would break a torch.compile graph: it runs eagerly only
-    if not _compiling() and not bool((log_g <= 0).all()):
+    # a value check syncs the device (and would break a torch.compile graph): debug mode, eager only
+    if debug.enabled() and not _compiling() and not bool((log_g <= 0).all()):
         raise ValueError("gla expects finite log-gates log_g <= 0 (gates in (0, 1]), got positive or NaN")
     want = q.shape[:2] + (q.shape[3], v.shape[3])
     if state is not None and tuple(state.shape) != tuple(want):

@@ -1,231 +1,373 @@
-"""Paper claims: a small grid plus a pass criterion, both fixed here before anything runs.
+"""Paper claims under the claim protocol (:mod:`seqlab.experiments.claim`, docs/papers.md).
 
-A claim's status is computed from the results store, never typed in: "not run" until every run
-of its grid is stored, then "passed" or "failed" with the measured figure. Runs share the
-results store (and, where the configs coincide, the rows) with ``seqlab bench``. A claim that
-does not reproduce stays failed; its criterion is never loosened to make it pass.
+Each claim fixes, before anything runs: the paper's reported effect and the threshold derived
+from it, the metric and its direction, a positive control with its target, the strongest trivial
+baselines, >= 3 seeds, and its compute budget. Its status comes from the results store: "not run"
+until every run of every seed is stored, "inconclusive" when the positive control misses, then
+"passed" / "failed" / "inconclusive" from the mean and 95% Student-t interval over seeds. Runs
+share the store (and, where the configs coincide, the rows) with ``seqlab bench``. A claim that
+does not reproduce stays failed; criteria are never tuned after seeing results.
+
+The four findings of the default suite (:mod:`seqlab.bench.findings`) are claims of this type;
+``rnns_not_transformers`` and ``streaming_parity`` are shared with it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import math
+from collections.abc import Mapping
 
-from seqlab.config import RunConfig
+from seqlab.experiments.claim import Baseline, Claim, Control
+from seqlab.experiments.config import RunConfig
+from seqlab.experiments.stats import mean_interval
 
-# Same optimisation settings as the default suite, so shared configurations share store rows.
+SEEDS = (0, 1, 2)
+LN2 = math.log(2.0)
+
+# optimisation settings shared with the default suite, so shared configurations share store rows
 BASE = dict(batch_size=32, n_layers=2, lr=3e-3, warmup=20, eval_every=50, eval_n=128, target=0.99)
 
 
-def _run(task: str, mixer: str, task_params: dict, **kw) -> RunConfig:
-    return RunConfig(task=task, mixer=mixer, task_params=task_params, **{**BASE, **kw})
+def run(task: str, mixer: str, task_params: dict, seed: int, **kw) -> RunConfig:
+    return RunConfig(task=task, mixer=mixer, task_params=dict(task_params), seed=seed, **{**BASE, **kw})
 
 
-Rows = dict[str, dict]  # config key -> stored row
+def _score(r: dict) -> float:
+    return float(r["score"])
 
 
-@dataclass(frozen=True)
-class Claim:
-    name: str
-    title: str  # exact catalog title
-    statement: str  # what the paper says, at our scale
-    criterion: str  # the pass rule, in words (shown in the table)
-    runs: tuple[RunConfig, ...]
-    check: Callable[[Rows], tuple[bool, str]]  # -> (passed, measured figure)
-
-    def keys(self) -> list[str]:
-        return [r.key() for r in self.runs]
-
-    def status(self, store) -> tuple[str, str]:
-        """("passed" | "failed" | "not run", figure) from the rows in ``store``."""
-        rows = {k: store.get(k) for k in self.keys()}
-        missing = [k for k, v in rows.items() if v is None]
-        if missing:
-            return "not run", f"{len(self.runs) - len(missing)}/{len(self.runs)} runs stored"
-        ok, figure = self.check(rows)
-        return ("passed" if ok else "failed"), figure
+def _ood(r: dict) -> float:
+    if r.get("ood_score") is None:
+        raise ValueError("claim needs a length-generalization run (result without 'ood_score')")
+    return float(r["ood_score"])
 
 
-def _score(rows: Rows, cfg: RunConfig, field: str = "score") -> float:
-    return rows[cfg.key()]["result"][field]
+def _fmt_arms(results: Mapping[int, Mapping[str, dict]], names, fn, label: str) -> str:
+    parts = []
+    for n in names:
+        iv = mean_interval([fn(r[n]) for r in results.values()])
+        parts.append(f"{n} {iv.mean:.3f} [{iv.low:.3f}, {iv.high:.3f}]")
+    return f"{label}: " + ", ".join(parts)
 
 
-# -- RNNs are not Transformers (Yet) -----------------------------------------------------------
-_MQAR = {"vocab_size": 32, "seq_len": 32, "n_pairs": 8}
-_RETRIEVAL = (
-    _run("mqar", "attention", _MQAR, d_model=32, steps=400),
-    _run("mqar", "lstm", _MQAR, d_model=32, steps=400),
-    _run("mqar", "s4d", _MQAR, d_model=32, steps=400),
+# -- RNNs are not Transformers (Yet): in-context retrieval on MQAR ---------------------------------
+# zoology-valid sizes: vocab 128 > length 64; 8 pairs keeps the power-law query placement live
+# (L >= 4N + 2). Settings from engineer "mqar"'s findings (lr 1e-3, batch 64).
+MQAR = {"vocab_size": 128, "seq_len": 64, "n_pairs": 8}
+MQAR_KW = dict(d_model=64, steps=1200, batch_size=64, lr=1e-3, warmup=50, eval_every=100)
+MQAR_RECURRENT = ("lstm", "s4d")
+
+
+def _mqar_runs(seed):
+    return {m: run("mqar", m, MQAR, seed, **MQAR_KW) for m in ("attention", *MQAR_RECURRENT)}
+
+
+def _mqar_gap(r):
+    return _score(r["attention"]) - max(_score(r[m]) for m in MQAR_RECURRENT)
+
+
+RNNS_NOT_TRANSFORMERS = Claim(
+    name="rnns_not_transformers",
+    title="RNNs are not Transformers (Yet): The Key Bottleneck on In-context Retrieval",
+    statement="in-context retrieval separates attention from fixed-state recurrences",
+    effect="attention solves associative recall (~100%) where fixed-state RNNs cannot (proved; zoology "
+    "measures near-perfect attention vs large drops for recurrent models at small widths)",
+    metric="MQAR accuracy gap attention - best of LSTM/S4D (V128, L64, 8 pairs, d64)",
+    direction="higher",
+    threshold=0.2,
+    null=0.0,
+    control=Control("attention MQAR accuracy", 0.9, lambda r: _score(r["attention"])),
+    baselines=(Baseline("both at chance (gap 0)", value=0.0),),
+    seeds=SEEDS,
+    seconds=300.0,
+    make_runs=_mqar_runs,
+    measure=_mqar_gap,
+    details=lambda res: _fmt_arms(res, ("attention", *MQAR_RECURRENT), _score, "accuracy"),
 )
 
 
-def _retrieval(rows):
-    att = _score(rows, _RETRIEVAL[0])
-    rnn = max(_score(rows, c) for c in _RETRIEVAL[1:])
-    return att - rnn >= 0.2, f"attention {att:.3f} vs best recurrent {rnn:.3f} (gap {att - rnn:+.3f})"
+# -- Streaming parity ---------------------------------------------------------------------------------
+PARITY = {"max_train_length": 16, "max_test_length": 160}
 
 
-# -- Streaming parity ----------------------------------------------------------------------------
-_PARITY = {"max_train_length": 16, "max_test_length": 160}
-_SP = (_run("streaming_parity", "lstm", _PARITY, d_model=32, steps=400, target=None),)
+def _parity_runs(seed):
+    return {"lstm": run("streaming_parity", "lstm", PARITY, seed, d_model=32, steps=600, target=None)}
 
 
-def _parity(rows):
-    ood = _score(rows, _SP[0], "ood_score")
-    return ood >= 0.95, f"LSTM accuracy on lengths 17..160 (trained 1..16): {ood:.3f}"
-
-
-# -- Randomized positional encodings ---------------------------------------------------------------
-_CHOMSKY = {"max_train_length": 40, "max_test_length": 100}
-_RPE_TASKS = ("even_pairs", "cycle_navigation", "modular_arithmetic")
-_RPE = tuple(
-    _run(t, "attention", _CHOMSKY, d_model=32, steps=1000, target=None, randomized_positions=rp)
-    for t in _RPE_TASKS
-    for rp in (None, 256)
+STREAMING_PARITY = Claim(
+    name="streaming_parity",
+    title="Algorithm Development in Neural Networks: Insights from the Streaming Parity Task",
+    statement="an RNN trained on short streams learns the parity automaton and generalizes to any length",
+    effect="after a phase transition the RNN generalizes perfectly (100%) to streams far longer than trained",
+    metric="LSTM accuracy on lengths 17..160 (trained 1..16)",
+    direction="higher",
+    threshold=0.95,
+    null=0.5,
+    control=Control("LSTM accuracy on training lengths", 0.99, lambda r: _score(r["lstm"])),
+    baselines=(
+        Baseline("chance", value=0.5),
+        # predicting the last input bit (copy-last) or a constant is right half the time on
+        # uniformly random bits: the parity of t >= 2 bits is independent of any single bit
+        Baseline("copy-last / constant", value=0.5),
+    ),
+    seeds=SEEDS,
+    seconds=120.0,
+    make_runs=_parity_runs,
+    measure=lambda r: _ood(r["lstm"]),
 )
 
 
-def _rpe(rows):
-    gains = [
-        _score(rows, _RPE[2 * i + 1], "ood_score") - _score(rows, _RPE[2 * i], "ood_score")
-        for i in range(len(_RPE_TASKS))
-    ]
-    mean = sum(gains) / len(gains)
-    per = ", ".join(f"{t} {100 * g:+.1f}" for t, g in zip(_RPE_TASKS, gains))
-    return mean > 0, f"mean unseen-length gain {100 * mean:+.1f} points ({per}); paper: +12.0 over 15 tasks"
+# -- Randomized positional encodings --------------------------------------------------------------------
+# The paper's model is an encoder (non-causal) transformer, and its reference code samples the
+# ordered position subset of [0, M) at evaluation too.
+CHOMSKY = {"max_train_length": 40, "max_test_length": 100}
+RPE_M = 256
+RPE_KW = dict(d_model=64, steps=1000, lr=1e-3, target=None, mixer_cfg={"causal": False})
+RPE_TASKS = ("even_pairs", "cycle_navigation", "reverse_string")
+RPE_PAPER_GAIN = 0.12  # +12.0 points mean test accuracy over 15 tasks (abstract)
+
+
+def rpe_arms(task: str, seed: int) -> dict[str, RunConfig]:
+    return {
+        f"{task}/standard": run(task, "attention", CHOMSKY, seed, **RPE_KW),
+        f"{task}/randomized": run(
+            task,
+            "attention",
+            CHOMSKY,
+            seed,
+            randomized_positions=RPE_M,
+            random_positions_at_eval=True,
+            **RPE_KW,
+        ),
+    }
+
+
+def _rpe_claim(name: str, tasks: tuple[str, ...], seconds: float) -> Claim:
+    def runs(seed):
+        out = {}
+        for t in tasks:
+            out.update(rpe_arms(t, seed))
+        return out
+
+    def gain(r):
+        return sum(_ood(r[f"{t}/randomized"]) - _ood(r[f"{t}/standard"]) for t in tasks) / len(tasks)
+
+    def control(r):  # both arms must learn the training lengths: the comparison is then about length
+        return min(
+            sum(_score(r[f"{t}/{arm}"]) for t in tasks) / len(tasks) for arm in ("standard", "randomized")
+        )
+
+    return Claim(
+        name=name,
+        title="Randomized Positional Encodings Boost Length Generalization of Transformers",
+        statement="randomized positions raise an encoder transformer's accuracy on unseen lengths",
+        effect="+12.0 points mean test accuracy on unseen lengths over 15 algorithmic tasks",
+        metric=f"unseen-length accuracy gain randomized (M={RPE_M}) - standard, mean over {', '.join(tasks)} "
+        "(non-causal attention d64, train 1..40, test 41..100)",
+        direction="higher",
+        threshold=RPE_PAPER_GAIN / 2,
+        null=0.0,
+        control=Control("worse arm's training-length accuracy", 0.9, control),
+        baselines=(Baseline("both at chance (gain 0)", value=0.0),),
+        seeds=SEEDS,
+        seconds=seconds,
+        make_runs=runs,
+        measure=gain,
+        details=lambda res: "; ".join(
+            _fmt_arms(res, (f"{t}/standard", f"{t}/randomized"), _ood, "unseen-length acc") for t in tasks
+        ),
+    )
+
+
+RANDOMIZED_PE = _rpe_claim("randomized_pe", RPE_TASKS, seconds=600.0)
 
 
 # -- Length generalization of recurrent models ------------------------------------------------------
-_SI = tuple(
-    _run("streaming_parity", "lru", _PARITY, d_model=32, steps=400, target=None, state_init=s)
-    for s in ("zero", "noise", "foreign")
-)
+# Character-level LM (labels independent of the initial state), data-dependent recurrence (GateLoop),
+# trained on windows of <= 64 characters, evaluated on 512 (8x).
+TEXT = {"train_length": 64, "test_factors": [2, 4, 8]}
+TEXT_KW = dict(d_model=64, steps=1000, lr=2e-3, target=None, mixer_cfg={"mode": "recurrent"}, eval_n=128)
+STATE_INITS = ("zero", "noise", "foreign")
 
 
-def _state_init(rows):
-    zero, noise, foreign = (_score(rows, c, "ood_score") for c in _SI)
-    best = max(noise, foreign)
-    return (
-        best - zero >= 0.05,
-        f"LRU unseen-length accuracy: zero {zero:.3f}, noise {noise:.3f}, foreign {foreign:.3f}",
-    )
+def _text_runs(seed):
+    return {s: run("text_lm", "gateloop", TEXT, seed, state_init=s, **TEXT_KW) for s in STATE_INITS}
 
 
-# -- Memory-based meta-learning -----------------------------------------------------------------------
-_NS = (
-    _run(
-        "nonstationary", "lstm", {"n_symbols": 2, "seq_len": 128, "switch_prob": 0.02}, d_model=32, steps=300
+def _bpc_longest(r: dict) -> float:
+    return float(r["ood"][-1]) / LN2
+
+
+def _bpc_id(r: dict) -> float:
+    return _score(r) / LN2
+
+
+RECURRENT_LENGTH_GENERALIZATION = Claim(
+    name="recurrent_length_generalization",
+    title="Understanding and Improving Length Generalization in Recurrent Models",
+    statement="starting training from another sequence's final state (state passing) keeps a "
+    "recurrent LM's loss down on contexts longer than trained",
+    effect="zero-init models' loss rises beyond the training context; state-coverage interventions "
+    "(noise / foreign final state) keep it flat up to 64x longer (2k -> 128k)",
+    metric="bits/char at 8x the training length: zero-init - foreign-init (GateLoop d64, Lee corpus)",
+    direction="higher",
+    threshold=0.1,
+    null=0.0,
+    control=Control(
+        "zero-init bits/char at training lengths", 3.0, lambda r: _bpc_id(r["zero"]), direction="lower"
     ),
+    baselines=(Baseline("no intervention effect", value=0.0),),
+    seeds=SEEDS,
+    seconds=900.0,
+    make_runs=_text_runs,
+    measure=lambda r: _bpc_longest(r["zero"]) - _bpc_longest(r["foreign"]),
+    details=lambda res: _fmt_arms(res, STATE_INITS, _bpc_longest, "bits/char at 8x"),
 )
 
 
-def _meta(rows):
-    res = rows[_NS[0].key()]["result"]
-    gap = res["score"] - res["id"]["optimal_log_loss"]
-    return (
-        gap <= 0.05,
-        f"LSTM log loss {res['score']:.4f} vs Bayes-optimal {res['id']['optimal_log_loss']:.4f} nats "
-        f"(gap {gap:.4f})",
-    )
+# -- Memory-based meta-learning ---------------------------------------------------------------------------
+NS = {"n_symbols": 2, "seq_len": 128, "switch_prob": 0.02}
 
 
-# -- HiPPO-Prophecy -------------------------------------------------------------------------------------
-_DYN = (_run("dynamics", "s4d", {"system": "linear", "state_dim": 4, "seq_len": 64}, d_model=32, steps=300),)
+def _ns_runs(seed):
+    return {"lstm": run("nonstationary", "lstm", NS, seed, d_model=32, steps=300)}
 
 
-def _prophecy(rows):
-    res = rows[_DYN[0].key()]["result"]
-    base = res["id"]["copy_last_mse"]
-    ratio = res["score"] / base
-    return (
-        ratio <= 0.8,
-        f"S4D next-state MSE {res['score']:.4f} = {ratio:.2f} x copy-last baseline {base:.4f}",
-    )
+def _opt(r):
+    return float(r["lstm"]["id"]["optimal_log_loss"])
 
 
-# -- Pointer Networks ---------------------------------------------------------------------------------
-_PTR = (
-    _run(
-        "sorting",
-        "none",
-        {"min_length": 2, "max_train_length": 10, "max_test_length": 15},
-        model="pointer_network",
-        d_model=64,
-        steps=400,
-        n_layers=1,
-        target=None,
+NONSTATIONARY = Claim(
+    name="nonstationary_meta_learning",
+    title="Memory-Based Meta-Learning on Non-Stationary Distributions",
+    statement="a meta-trained memory model nears the Bayes-optimal predictor on piecewise-stationary sources",
+    effect="LSTMs and transformers approach the Bayes-optimal log loss (small regret) on switching sources",
+    metric="LSTM log loss - Bayes-optimal log loss, nats (binary, L128, switch 0.02)",
+    direction="lower",
+    threshold=0.05,
+    null=LN2,
+    control=Control("LSTM log loss (uniform = 0.693)", 0.65, lambda r: _score(r["lstm"]), direction="lower"),
+    baselines=(
+        Baseline("uniform predictor", measure=lambda r: LN2 - _opt(r)),
+        Baseline("Bayes-optimal", value=0.0, kind="optimum"),
     ),
+    seeds=SEEDS,
+    seconds=120.0,
+    make_runs=_ns_runs,
+    measure=lambda r: _score(r["lstm"]) - _opt(r),
 )
 
 
-def _pointer(rows):
-    res = rows[_PTR[0].key()]["result"]
-    return res["ood_score"] >= 0.5, (
-        f"pointer accuracy: lengths 2..10 {res['score']:.3f}, longer 11..15 {res['ood_score']:.3f}"
-    )
+# -- HiPPO-Prophecy ---------------------------------------------------------------------------------------
+DYN = {"system": "linear", "state_dim": 4, "seq_len": 64}
+DYN_KW = dict(d_model=64, steps=600, lr=1e-3)
+
+
+def _dyn_runs(seed):
+    return {
+        "s4d": run("dynamics", "s4d", DYN, seed, **DYN_KW),
+        # positive control: one fixed system, learnable into the weights (no in-context inference)
+        "fixed": run("dynamics", "s4d", {**DYN, "system_seed": 1234}, seed, **DYN_KW),
+    }
+
+
+def _trivial(r: dict) -> float:
+    return min(float(r["id"]["predict_zero_mse"]), float(r["id"]["copy_last_mse"]))
+
+
+def _ratio(r: dict, key: str = "score") -> float:
+    v = r["score"] if key == "score" else r["id"][key]
+    return float(v) / _trivial(r)
+
+
+HIPPO_PROPHECY = Claim(
+    name="hippo_prophecy",
+    title="HiPPO-Prophecy: State-Space Models can Provably Learn Dynamical Systems in Context",
+    statement="an SSM predicts the next state of an unseen linear system from its trajectory",
+    effect="SSMs predict the next state of dynamical systems in context, without fine-tuning",
+    metric="S4D next-state MSE / best of predict-zero and copy-last MSE (random stable 4-d linear "
+    "systems, L64, same test batches)",
+    direction="lower",
+    threshold=0.8,
+    null=1.0,
+    control=Control(
+        "S4D MSE / best trivial on one fixed system", 0.5, lambda r: _ratio(r["fixed"]), direction="lower"
+    ),
+    baselines=(
+        Baseline("predict-zero", measure=lambda r: _ratio(r["s4d"], "predict_zero_mse")),
+        Baseline("copy-last", measure=lambda r: _ratio(r["s4d"], "copy_last_mse")),
+        Baseline(
+            "in-context least squares",
+            measure=lambda r: _ratio(r["s4d"], "least_squares_mse"),
+            kind="optimum",
+        ),
+    ),
+    seeds=SEEDS,
+    seconds=240.0,
+    make_runs=_dyn_runs,
+    measure=lambda r: _ratio(r["s4d"]),
+)
+
+
+# -- Pointer Networks ---------------------------------------------------------------------------------------
+SORT = {"min_length": 2, "max_train_length": 10, "max_test_length": 15}
+
+
+def _ptr_runs(seed):
+    return {
+        "ptr": run(
+            "sorting",
+            "none",
+            SORT,
+            seed,
+            model="pointer_network",
+            d_model=64,
+            steps=400,
+            n_layers=1,
+            target=None,
+        )
+    }
+
+
+def _random_pointer(r: dict) -> float:
+    """Per-position accuracy of a pointer choosing uniformly among the not-yet-chosen inputs: H_L / L."""
+    lengths = r["ptr"]["ood_lengths"]
+    return sum(sum(1.0 / k for k in range(1, L + 1)) / L for L in lengths) / len(lengths)
+
+
+POINTER_NETWORKS = Claim(
+    name="pointer_networks",
+    title="Pointer Networks",
+    statement="a pointer network sorts and generalizes to sets longer than trained on",
+    effect="Ptr-Nets trained on small sets produce valid outputs on longer inputs (beyond training lengths)",
+    metric="pointer per-position accuracy on 11..15 numbers (trained on 2..10)",
+    direction="higher",
+    threshold=0.5,
+    null=0.0,
+    control=Control("accuracy on 2..10 numbers", 0.9, lambda r: _score(r["ptr"])),
+    baselines=(
+        Baseline(
+            "chance 1/L", measure=lambda r: mean_interval([1.0 / L for L in r["ptr"]["ood_lengths"]]).mean
+        ),
+        Baseline("random without repeats", measure=_random_pointer),
+    ),
+    seeds=SEEDS,
+    seconds=150.0,
+    make_runs=_ptr_runs,
+    measure=lambda r: _ood(r["ptr"]),
+)
 
 
 CLAIMS: dict[str, Claim] = {
     c.name: c
     for c in (
-        Claim(
-            "rnns_not_transformers",
-            "RNNs are not Transformers (Yet): The Key Bottleneck on In-context Retrieval",
-            "in-context retrieval separates attention from fixed-state recurrences",
-            "MQAR (V32, L32, 8 pairs, d32, 400 steps): attention acc - best of LSTM/S4D acc >= 0.20",
-            _RETRIEVAL,
-            _retrieval,
-        ),
-        Claim(
-            "streaming_parity",
-            "Algorithm Development in Neural Networks: Insights from the Streaming Parity Task",
-            "an RNN trained on short streams learns the parity automaton and generalizes to any length",
-            "LSTM d32 trained on lengths 1..16: mean accuracy on 17..160 >= 0.95",
-            _SP,
-            _parity,
-        ),
-        Claim(
-            "randomized_pe",
-            "Randomized Positional Encodings Boost Length Generalization of Transformers",
-            "randomized positions raise a transformer's accuracy on unseen lengths",
-            "attention d32, RoPE positions, even_pairs/cycle_navigation/modular_arithmetic, train 1..40, "
-            "test 41..100: mean gain of randomized (M=256) over standard > 0 points",
-            _RPE,
-            _rpe,
-        ),
-        Claim(
-            "recurrent_length_generalization",
-            "Understanding and Improving Length Generalization in Recurrent Models",
-            "initial-state interventions (noise / another sequence's final state) help length generalization",
-            "LRU d32 streaming parity (train 1..16, test 17..160): best of noise/foreign init beats "
-            "zero init by >= 0.05 accuracy",
-            _SI,
-            _state_init,
-        ),
-        Claim(
-            "nonstationary_meta_learning",
-            "Memory-Based Meta-Learning on Non-Stationary Distributions",
-            "a meta-trained memory model nears the Bayes-optimal predictor on piecewise-stationary sources",
-            "LSTM d32 on binary switching sources (L128, switch 0.02): log loss - Bayes-optimal <= 0.05 nats",
-            _NS,
-            _meta,
-        ),
-        Claim(
-            "hippo_prophecy",
-            "HiPPO-Prophecy: State-Space Models can Provably Learn Dynamical Systems in Context",
-            "an SSM predicts the next state of an unseen linear system from its trajectory",
-            "S4D d32, random stable 4-d linear systems, L64: next-state MSE <= 0.8 x copy-last baseline",
-            _DYN,
-            _prophecy,
-        ),
-        Claim(
-            "pointer_networks",
-            "Pointer Networks",
-            "a pointer network sorts and generalizes to sets longer than trained on",
-            "pointer network d64 trained on 2..10 numbers: per-position accuracy on 11..15 numbers >= 0.5",
-            _PTR,
-            _pointer,
-        ),
+        RNNS_NOT_TRANSFORMERS,
+        STREAMING_PARITY,
+        RANDOMIZED_PE,
+        RECURRENT_LENGTH_GENERALIZATION,
+        NONSTATIONARY,
+        HIPPO_PROPHECY,
+        POINTER_NETWORKS,
     )
 }
 
@@ -240,11 +382,86 @@ def claims_by_title() -> dict[str, Claim]:
     return {c.title: c for c in CLAIMS.values()}
 
 
-def claims_table(store) -> tuple[list[str], list[list[str]]]:
-    """(header, rows) of every claim with its criterion, status and figure from ``store``."""
-    head = ["claim", "paper", "criterion (fixed before running)", "status", "measured"]
+def evaluate_all(store, claims=None) -> dict:
+    """{name: ClaimResult} of ``claims`` (default: every paper claim) from ``store``."""
+    return {c.name: c.evaluate(store) for c in (claims or CLAIMS).values()}
+
+
+def claims_table(store, claims=None) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of claims: criterion, status, mean [95% interval], seeds, control, seconds, figure."""
+    head = [
+        "claim",
+        "paper",
+        "criterion (fixed before running)",
+        "status",
+        "mean [95% CI]",
+        "seeds",
+        "control",
+        "seconds",
+        "measured",
+    ]
     body = []
-    for c in CLAIMS.values():
-        status, fig = c.status(store) if store is not None else ("not run", "no store")
-        body.append([c.name, c.title, c.criterion, status, fig])
+    for c in (claims or CLAIMS).values():
+        r = c.evaluate(store) if store is not None else None
+        if r is None or r.mean is None:
+            status = "not run" if r is None else r.status
+            body.append(
+                [c.name, c.title, c.criterion, status, "", "0", "", "", r.figure if r else "no store"]
+            )
+            continue
+        ci = f"{r.mean:.3f} [{r.low:.3f}, {r.high:.3f}]"
+        secs = "" if r.seconds is None else f"{r.seconds:.0f}"
+        body.append([c.name, c.title, c.criterion, r.status, ci, str(r.seeds), r.control, secs, r.figure])
+    return head, body
+
+
+# -- the randomized-PE per-task table (full suite) ---------------------------------------------------
+CHOMSKY_TASKS = (
+    "even_pairs",
+    "modular_arithmetic",
+    "parity_check",
+    "cycle_navigation",
+    "stack_manipulation",
+    "reverse_string",
+    "modular_arithmetic_brackets",
+    "solve_equation",
+    "duplicate_string",
+    "missing_duplicate_string",
+    "odds_first",
+    "binary_addition",
+    "binary_multiplication",
+    "compute_sqrt",
+    "bucket_sort",
+)
+
+
+def rpe_table(store, tasks=CHOMSKY_TASKS, seeds=SEEDS) -> tuple[list[str], list[list[str]]]:
+    """Per-task unseen-length accuracy, standard vs randomized positions (mean [95% CI] over seeds).
+
+    Laid out like the paper's per-task table (grouped by Chomsky level, one row per task, one column
+    per positional encoding). The paper's column holds only what it reports in the text: the +12.0
+    points average gain over the 15 tasks; per-task published values are not transcribed here.
+    """
+    head = ["task", "seeds", "standard", "randomized", "gain", "paper"]
+    body, gains = [], []
+    for t in tasks:
+        vals = {"standard": [], "randomized": []}
+        for s in seeds:
+            for name, cfg in rpe_arms(t, s).items():
+                row = None if store is None else store.get(cfg.key())
+                if row is not None:
+                    vals[name.split("/")[1]].append(_ood(row["result"]))
+        n = min(len(v) for v in vals.values())
+        if n == 0:
+            body.append([t, "0", "", "", "", ""])
+            continue
+        cells = []
+        for arm in ("standard", "randomized"):
+            iv = mean_interval(vals[arm][:n])
+            cells.append(f"{100 * iv.mean:.1f} [{100 * iv.low:.1f}, {100 * iv.high:.1f}]")
+        g = mean_interval([b - a for a, b in zip(vals["standard"][:n], vals["randomized"][:n])])
+        gains.append(g.mean)
+        body.append([t, str(n), *cells, f"{100 * g.mean:+.1f}", ""])
+    avg = f"{100 * sum(gains) / len(gains):+.1f} over {len(gains)} tasks" if gains else ""
+    body.append(["average", "", "", "", avg, f"+{100 * RPE_PAPER_GAIN:.1f} over 15 tasks"])
     return head, body

@@ -27,17 +27,17 @@ from dataclasses import dataclass, field
 
 import torch
 
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 from seqlab.tasks.base import Task, check_ints
 
-CHOMSKY = "Neural Networks and the Chomsky Hierarchy, arXiv 2207.02098"
+CHOMSKY = "Neural Networks and the Chomsky Hierarchy"
 RANDOMIZED_PE = "Randomized Positional Encodings Boost Length Generalization of Transformers"
 
 
 def chomsky_task(name: str, level: str, description: str):
     """Register a Chomsky-hierarchy task under ``name``."""
     return register(
-        "task", name, papers=[RANDOMIZED_PE], cites=CHOMSKY, level=level,
+        "task", name, implements=Paper(CHOMSKY, "2207.02098"), used_by=[RANDOMIZED_PE], level=level,
         description=description, metric="accuracy",
     )
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 from seqlab.tasks.base import Task, check_ints
 
 
@@ -31,7 +31,7 @@ def _only_fixed_length(name: str, length) -> None:
 @register(
     "task",
     "copying",
-    cites="Unitary Evolution Recurrent Neural Networks, arXiv 1511.06464",
+    implements=Paper("Unitary Evolution Recurrent Neural Networks", "1511.06464"),
     description="copy N symbols after a long delay of blanks",
     metric="accuracy",
 )
@@ -69,7 +69,7 @@ class Copying(Task):
 @register(
     "task",
     "selective_copying",
-    cites="Mamba: Linear-Time Sequence Modeling with Selective State Spaces, arXiv 2312.00752",
+    implements=Paper("Mamba: Linear-Time Sequence Modeling with Selective State Spaces", "2312.00752"),
     description="reproduce in order the data tokens scattered among noise tokens",
     metric="accuracy",
 )
@@ -116,8 +116,10 @@ class SelectiveCopying(Task):
 @register(
     "task",
     "induction_heads",
-    cites="In-context Learning and Induction Heads, arXiv 2209.11895; "
-    "Hungry Hungry Hippos: Towards Language Modeling with State Space Models, arXiv 2212.14052",
+    implements=(
+        Paper("In-context Learning and Induction Heads", "2209.11895"),
+        Paper("Hungry Hungry Hippos: Towards Language Modeling with State Space Models", "2212.14052"),
+    ),
     description="recall the token that followed the trigger token, at the trigger's second occurrence",
     metric="accuracy",
 )

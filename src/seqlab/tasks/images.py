@@ -23,7 +23,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 from seqlab.tasks.base import Task, split_seed
 
 
@@ -88,7 +88,7 @@ class _ImageSequence(Task):
 @register(
     "task",
     "seq_mnist",
-    cites="A Simple Way to Initialize Recurrent Networks of Rectified Linear Units, arXiv 1504.00941",
+    implements=Paper("A Simple Way to Initialize Recurrent Networks of Rectified Linear Units", "1504.00941"),
     description="MNIST digit read pixel by pixel (784 steps), classified at the end",
     metric="accuracy",
 )
@@ -103,7 +103,7 @@ class SequentialMNIST(_ImageSequence):
 @register(
     "task",
     "perm_mnist",
-    cites="A Simple Way to Initialize Recurrent Networks of Rectified Linear Units, arXiv 1504.00941",
+    implements=Paper("A Simple Way to Initialize Recurrent Networks of Rectified Linear Units", "1504.00941"),
     description="MNIST pixels in one fixed random order (784 steps), classified at the end",
     metric="accuracy",
 )
@@ -125,7 +125,7 @@ class PermutedMNIST(_ImageSequence):
 @register(
     "task",
     "mnist1d",
-    cites="Scaling Down Deep Learning with MNIST-1D, arXiv 2011.14439",
+    implements=Paper("Scaling Down Deep Learning with MNIST-1D", "2011.14439"),
     description="MNIST-1D: 40-step procedurally generated 1-D digits, classified at the end",
     metric="accuracy",
 )

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 from seqlab.tasks.base import Task, check_ints, python_rng
 
 OPS = ("MAX", "MIN", "MED", "SM")
@@ -57,7 +57,7 @@ def listops_value(tokens: list[int]) -> int:
 @register(
     "task",
     "listops",
-    cites="ListOps: A Diagnostic Dataset for Latent Tree Learning, arXiv 1804.06028",
+    implements=Paper("ListOps: A Diagnostic Dataset for Latent Tree Learning", "1804.06028"),
     description="value (0-9) of a nested MAX/MIN/MED/SM list expression",
     metric="accuracy",
 )

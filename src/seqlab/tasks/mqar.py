@@ -21,15 +21,15 @@ from dataclasses import dataclass, field
 
 import torch
 
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 from seqlab.tasks.base import Task, check_ints
 
 
 @register(
     "task",
     "mqar",
-    papers=["RNNs are not Transformers (Yet): The Key Bottleneck on In-context Retrieval"],
-    cites="Zoology: Measuring and Improving Recall in Efficient Language Models, arXiv 2312.04927",
+    implements=Paper("Zoology: Measuring and Improving Recall in Efficient Language Models", "2312.04927"),
+    used_by=["RNNs are not Transformers (Yet): The Key Bottleneck on In-context Retrieval"],
     description="multi-query associative recall: recall the value of each queried key",
     metric="accuracy",
 )

@@ -27,14 +27,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 from seqlab.tasks.base import Task, check_ints
 
 
 @register(
     "task",
     "nonstationary",
-    papers=["Memory-Based Meta-Learning on Non-Stationary Distributions"],
+    implements=Paper("Memory-Based Meta-Learning on Non-Stationary Distributions", "2302.03067"),
+    used_by=["Memory-Based Meta-Learning on Non-Stationary Distributions"],
     description="next-symbol prediction on piecewise-stationary Bernoulli/categorical streams",
     metric="log_loss",
 )

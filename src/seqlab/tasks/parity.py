@@ -17,14 +17,17 @@ from dataclasses import dataclass, field
 
 import torch
 
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 from seqlab.tasks.base import Task, check_ints
 
 
 @register(
     "task",
     "streaming_parity",
-    papers=["Algorithm Development in Neural Networks: Insights from the Streaming Parity Task"],
+    implements=Paper(
+        "Algorithm Development in Neural Networks: Insights from the Streaming Parity Task", "2507.09897"
+    ),
+    used_by=["Algorithm Development in Neural Networks: Insights from the Streaming Parity Task"],
     description="running parity of a bit stream, labelled at every position; length generalization",
     metric="accuracy",
 )

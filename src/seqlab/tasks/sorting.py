@@ -17,14 +17,15 @@ from dataclasses import dataclass, field
 
 import torch
 
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 from seqlab.tasks.base import Task, check_ints
 
 
 @register(
     "task",
     "sorting",
-    papers=["Pointer Networks", "Order Matters: Sequence to sequence for sets"],
+    implements=Paper("Pointer Networks", "1506.03134"),
+    used_by=["Pointer Networks", "Order Matters: Sequence to sequence for sets"],
     description="sort a set of reals; target i = position of the i-th smallest (pointer output)",
     metric="accuracy",
 )

@@ -21,10 +21,9 @@ from collections import Counter
 
 import torch
 
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 from seqlab.tokenize.base import check_features
 from seqlab.tokenize.kmeans import kmeans, squared_distances
-from seqlab.tokenize.vq import VQ_CITES
 
 STRING_ACTIONS = (
     "Enhancing Generalization in Vision-Language-Action Models by Preserving Pretrained Representations"
@@ -32,7 +31,10 @@ STRING_ACTIONS = (
 PRISE_TITLE = "PRISE: Learning Temporal Action Abstractions as a Sequence Compression Problem"
 
 
-@register("tokenizer", "string-actions", papers=[STRING_ACTIONS], family="action tokenizer")
+@register(
+    "tokenizer", "string-actions", implements=Paper(STRING_ACTIONS, "2509.11417"), used_by=[STRING_ACTIONS],
+    family="action tokenizer",
+)
 class StringActionTokenizer:
     """String action tokenizer (VLA, preserving pretrained representations): actions <-> characters."""
 
@@ -136,7 +138,10 @@ def _merge(seq: list[int], a: int, b: int, new: int) -> list[int]:
     return out
 
 
-@register("tokenizer", "prise", papers=[PRISE_TITLE], cites=VQ_CITES, family="action tokenizer")
+@register(
+    "tokenizer", "prise", implements=Paper(PRISE_TITLE, "2402.10450"), used_by=[PRISE_TITLE],
+    family="action tokenizer",
+)
 class PRISE:
     """PRISE skill tokenizer: VQ of actions into primitive codes + byte-pair merges into skills."""
 

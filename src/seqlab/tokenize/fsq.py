@@ -17,10 +17,8 @@ import math
 import torch
 from torch import nn
 
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 from seqlab.tokenize.base import PAD, Quantizer, QuantizerOutput, check_codes, check_features, lazy_metrics
-
-FSQ_CITES = "Finite Scalar Quantization: VQ-VAE Made Simple, arXiv 2309.15505"
 
 # The level sets the FSQ paper recommends for a target codebook size (Table 1).
 STANDARD_LEVELS: dict[int, list[int]] = {
@@ -42,7 +40,10 @@ def standard_levels(codebook_size: int) -> list[int]:
     return list(STANDARD_LEVELS[codebook_size])
 
 
-@register("tokenizer", "fsq", cites=FSQ_CITES, family="quantizer")
+@register(
+    "tokenizer", "fsq", implements=Paper("Finite Scalar Quantization: VQ-VAE Made Simple", "2309.15505"),
+    family="quantizer",
+)
 class FSQ(Quantizer):
     """Finite scalar quantization (arXiv 2309.15505): per-channel rounding to ``levels``, implicit codes."""
 

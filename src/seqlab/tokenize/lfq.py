@@ -17,11 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 from seqlab.tokenize.base import PAD, Quantizer, QuantizerOutput, check_codes, check_features, lazy_metrics
 
-BITS = "To be Continuous, or to be Discrete, Those are Bits of Questions"
-LFQ_CITES = "Language Model Beats Diffusion -- Tokenizer Is Key to Visual Generation (LFQ), arXiv 2310.05737"
 EXACT_ENTROPY_BITS = 12
 
 
@@ -40,7 +38,12 @@ def codes_to_bits(codes: torch.Tensor, n: int) -> torch.Tensor:
     return (codes[..., None].long() >> torch.arange(n)) & 1
 
 
-@register("tokenizer", "lfq", papers=[BITS], cites=LFQ_CITES, family="quantizer")
+@register(
+    "tokenizer",
+    "lfq",
+    implements=Paper("Language Model Beats Diffusion -- Tokenizer is Key to Visual Generation", "2310.05737"),
+    family="quantizer",
+)
 class BinaryQuantizer(Quantizer):
     """Lookup-free binary quantizer (LFQ, arXiv 2310.05737): ``n`` sign bits, entropy-regularised."""
 

@@ -19,7 +19,7 @@ import zlib
 import torch
 from torch import nn
 
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 REORDER = "REOrdering Patches Improves Vision Models"
 
@@ -103,7 +103,10 @@ def compressibility(tokens: torch.Tensor, perm: torch.Tensor) -> float:
     return len(zlib.compress(seq, 9)) / max(1, len(seq))
 
 
-@register("tokenizer", "patch-order", papers=[REORDER], family="ordering", orders="/".join(ORDERINGS))
+@register(
+    "tokenizer", "patch-order", implements=Paper(REORDER, "2505.23751"), used_by=[REORDER], family="ordering",
+    orders="/".join(ORDERINGS),
+)
 class PatchOrder:
     """A fixed patch ordering (REOrder's baselines): row-major, column-major, snake or Hilbert."""
 
@@ -119,7 +122,10 @@ class PatchOrder:
         return undo_order(seq, self.perm)
 
 
-@register("tokenizer", "plackett-luce-order", papers=[REORDER], family="ordering")
+@register(
+    "tokenizer", "plackett-luce-order", implements=Paper(REORDER, "2505.23751"), used_by=[REORDER],
+    family="ordering",
+)
 class PlackettLucePolicy(nn.Module):
     """REOrder's learned ordering: a Plackett-Luce distribution over permutations, trained by REINFORCE."""
 

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 from seqlab.tokenize.base import (
     PAD,
     Quantizer,
@@ -29,9 +29,9 @@ from seqlab.tokenize.base import (
 from seqlab.tokenize.kmeans import minibatch_kmeans, squared_distances
 from seqlab.tokenize.vq import VectorQuantizer
 
-RQ_CITES = (
-    "Autoregressive Image Generation using Residual Quantization, arXiv 2107.14795; "
-    "SoundStream: An End-to-End Neural Audio Codec, arXiv 2107.03312"
+RQ_PAPERS = (
+    Paper("Autoregressive Image Generation using Residual Quantization", "2107.14795"),
+    Paper("SoundStream: An End-to-End Neural Audio Codec", "2107.03312"),
 )
 SEMANTIC_IDS = "Generative Recommendation with Semantic IDs: A Practitioner's Handbook"
 
@@ -47,7 +47,7 @@ def _check_level_codes(codes: torch.Tensor, levels: int, size: int, who: str) ->
         raise ValueError(f"{who} expects codes of shape (..., n <= {levels}), got {tuple(codes.shape)}")
 
 
-@register("tokenizer", "rvq", papers=[SEMANTIC_IDS], cites=RQ_CITES, family="quantizer")
+@register("tokenizer", "rvq", implements=RQ_PAPERS, used_by=[SEMANTIC_IDS], family="quantizer")
 class ResidualVQ(Quantizer):
     """Residual VQ (RQ-VAE 2107.14795 / SoundStream 2107.03312): per-level or shared codebooks, dropout.
 
@@ -123,7 +123,10 @@ class ResidualVQ(Quantizer):
         return sum(self.level(i).decode(codes[..., i]) for i in range(codes.shape[-1]))
 
 
-@register("tokenizer", "residual-kmeans", papers=[SEMANTIC_IDS], cites=RQ_CITES, family="quantizer")
+@register(
+    "tokenizer", "residual-kmeans", implements=Paper(SEMANTIC_IDS, "2507.22224"), used_by=[SEMANTIC_IDS],
+    family="quantizer",
+)
 class ResidualKMeans(Quantizer):
     """Residual k-means (the gradient-free RQ of semantic-ID pipelines), mini-batch k-means per level.
 

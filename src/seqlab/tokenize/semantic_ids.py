@@ -21,9 +21,9 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 from seqlab.tokenize.base import check_features, codebook_stats
-from seqlab.tokenize.rvq import RQ_CITES, SEMANTIC_IDS, ResidualKMeans, ResidualVQ
+from seqlab.tokenize.rvq import SEMANTIC_IDS, ResidualKMeans, ResidualVQ
 
 METHODS = ("residual-kmeans", "rq-vae")
 
@@ -115,7 +115,10 @@ class _RQVAE(nn.Module):
         return self.rvq.encode(self.enc(x))
 
 
-@register("tokenizer", "semantic-ids", papers=[SEMANTIC_IDS], cites=RQ_CITES, family="catalogue")
+@register(
+    "tokenizer", "semantic-ids", implements=Paper(SEMANTIC_IDS, "2507.22224"), used_by=[SEMANTIC_IDS],
+    family="catalogue",
+)
 class SemanticIDs:
     """Semantic IDs (GRID handbook): RQ-VAE or residual k-means codes + a disambiguation digit.
 

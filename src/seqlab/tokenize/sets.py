@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import torch
 
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 TOKENSET = "Tokenize Image as a Set"
 
 
-@register("tokenizer", "token-set", papers=[TOKENSET], family="set tokenizer")
+@register(
+    "tokenizer", "token-set", implements=Paper(TOKENSET, "2503.16425"), used_by=[TOKENSET],
+    family="set tokenizer",
+)
 class TokenSet:
     """TokenSet bijection: ``(..., n)`` codes (order ignored) <-> ``(..., V)`` counts summing to ``n``."""
 

@@ -24,14 +24,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 from seqlab.tokenize.base import PAD, Quantizer, QuantizerOutput, check_codes, check_features, lazy_metrics
 from seqlab.tokenize.kmeans import kmeans, squared_distances
 
-VQ_CITES = (
-    "Neural Discrete Representation Learning, arXiv 1711.00937; "
-    "Restructuring Vector Quantization with the Rotation Trick, arXiv 2410.06424"
-)
 BEYOND_ORTHOGRAPHY = "Beyond Orthography: Automatic Recovery of Short Vowels and Dialectal Sounds in Arabic"
 
 
@@ -66,7 +62,14 @@ def dedup_units(codes: torch.Tensor) -> list[list[int]]:
 
 
 @register(
-    "tokenizer", "vq", papers=[BEYOND_ORTHOGRAPHY], cites=VQ_CITES, family="quantizer",
+    "tokenizer",
+    "vq",
+    implements=(
+        Paper("Neural Discrete Representation Learning", "1711.00937"),
+        Paper("Restructuring Vector Quantization with the Rotation Trick", "2410.06424"),
+    ),
+    used_by=[BEYOND_ORTHOGRAPHY],
+    family="quantizer",
 )
 class VectorQuantizer(Quantizer):
     """Multi-head VQ codebook (Euclidean/cosine, EMA or gradient, STE/rotation trick), VQ-VAE 1711.00937.

@@ -20,10 +20,9 @@ from dataclasses import dataclass
 
 import torch
 
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 from seqlab.tokenize.base import check_features
 from seqlab.tokenize.kmeans import kmeans, squared_distances
-from seqlab.tokenize.vq import VQ_CITES
 
 VQTOKEN = (
     "Neural Discrete Token Representation Learning for Extreme Token Reduction in Video Large Language Models"
@@ -65,7 +64,10 @@ def relative_error(x: torch.Tensor, x_hat: torch.Tensor) -> float:
     return float((flat - x_hat.reshape_as(flat)).pow(2).sum() / denom)
 
 
-@register("tokenizer", "vqtoken", papers=[VQTOKEN], cites=VQ_CITES, family="grid compressor")
+@register(
+    "tokenizer", "vqtoken", implements=Paper(VQTOKEN, "2503.16980"), used_by=[VQTOKEN],
+    family="grid compressor",
+)
 class VQToken:
     """VQToken: adaptive k-means codebook of a (T, H, W, D) token grid + token hash (fixed/adaptive K)."""
 

@@ -1,8 +1,9 @@
 """Typed run configurations and config files with line-numbered errors.
 
-:class:`RunConfig` describes one benchmark run (task, model, optimisation, evaluation). Its
-canonical JSON (sorted keys, defaults filled in) is hashed into :meth:`RunConfig.key`, the
-primary key of the results store, so the same run is never trained twice.
+:class:`RunConfig` describes one benchmark run (task, model, optimisation, evaluation).
+:func:`config_key` hashes only the fields that were SET (those that differ from the dataclass
+default) into :meth:`RunConfig.key`, the key of the results store: the same run is never trained
+twice, and adding a field with a default later leaves every stored key unchanged.
 
 :func:`load_config_file` reads YAML or TOML and keeps, for YAML, the line of every field
 (PyYAML node marks); :class:`ConfigError` messages name the file, the field and its line. YAML
@@ -22,6 +23,51 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+
+def _jsonable(value):
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def set_fields(config) -> dict[str, Any]:
+    """The fields of a dataclass ``config`` that differ from their declared default (JSON-ready).
+
+    Fields without a default are always included. A plain dict is returned as it is: every key
+    it carries counts as set.
+    """
+    if isinstance(config, dict):
+        return _jsonable(dict(config))
+    if not dataclasses.is_dataclass(config):
+        raise TypeError(f"expected a dataclass config or a dict, got {type(config).__name__}")
+    out = {}
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            out[f.name] = _jsonable(value)
+            continue
+        if _jsonable(value) != _jsonable(default) or isinstance(value, bool) != isinstance(default, bool):
+            out[f.name] = _jsonable(value)
+    return out
+
+
+def config_key(config) -> str:
+    """The store key of ``config``: sha256 (20 hex digits) of the sorted JSON of its set fields.
+
+    Keying by the set fields only means a field added later with a default does not change the
+    key of any config that leaves it at that default (its stored rows are still found).
+    """
+    text = json.dumps(set_fields(config), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
 class ConfigError(ValueError):
@@ -49,6 +95,7 @@ class RunConfig:
     n_layers: int = 2
     pos_enc: str = "none"
     randomized_positions: int | None = None
+    random_positions_at_eval: bool = False
     lr: float = 1e-3
     weight_decay: float = 0.01
     steps: int = 1000
@@ -73,6 +120,16 @@ class RunConfig:
             raise ConfigError(
                 f"field 'state_init': expected 'zero', 'noise' or 'foreign', got {self.state_init!r}"
             )
+        if not isinstance(self.random_positions_at_eval, bool):
+            raise ConfigError(
+                "field 'random_positions_at_eval': expected true or false, "
+                f"got {self.random_positions_at_eval!r}"
+            )
+        if self.random_positions_at_eval and self.randomized_positions is None:
+            raise ConfigError(
+                "field 'random_positions_at_eval': needs randomized_positions=M "
+                "(the range sampled at evaluation)"
+            )
         if self.eval_lengths is not None:
             object.__setattr__(self, "eval_lengths", tuple(int(x) for x in self.eval_lengths))
 
@@ -82,11 +139,12 @@ class RunConfig:
         return d
 
     def canonical(self) -> str:
-        """Sorted-key JSON of every field (defaults included): what the key hashes."""
+        """Sorted-key JSON of every field (defaults included): the config column of a store row."""
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
 
     def key(self) -> str:
-        return hashlib.sha256(self.canonical().encode()).hexdigest()[:20]
+        """The store key: a hash of the fields that were set (see :func:`config_key`)."""
+        return config_key(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunConfig:

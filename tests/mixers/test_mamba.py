@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqlab.mixers.selective import Mamba
+from seqlab.mixers.mamba import Mamba
 from seqlab.registry import create
 
 D = 8
@@ -114,7 +114,7 @@ def test_bad_config_and_state_raise():
         Mamba(D, mode="fft")
     with pytest.raises(ValueError, match="d_state"):
         Mamba(D, d_state=0)
-    with pytest.raises(ValueError, match="expects state"):
+    with pytest.raises(ValueError, match=r"expects a state tuple.*tuple/list of 2 entries"):
         make().forward_with_state(inputs(3), (torch.zeros(2, 3, 16),))
 
 

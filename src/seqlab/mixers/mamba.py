@@ -29,9 +29,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqlab.mixers.base import Mixer
-from seqlab.mixers.gateloop import scan_in_blocks
+from seqlab.ops.blockwise import scan_in_blocks
 from seqlab.ops.scan import scan_chunked
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 
 def _discretize(delta, A, B, x):
@@ -62,19 +62,19 @@ def _scan_block(A, chunk):
 @register(
     "mixer",
     "mamba",
-    papers=[
+    implements=Paper("Mamba: Linear-Time Sequence Modeling with Selective State Spaces", "2312.00752"),
+    used_by=[
         "On the Expressivity of Selective State-Space Layers: A Multivariate Polynomial Approach",
         "Generalization Error Analysis for Selective State-Space Models Through the Lens of Attention",
+        "Samba: Simple Hybrid State Space Models for Efficient Unlimited Context Language Modeling",
     ],
-    cites="Mamba: Linear-Time Sequence Modeling with Selective State Spaces, arXiv 2312.00752",
-    modes="parallel (scan|loop), chunked, step",
-    state="conv cache + selective h (d_inner x d_state)",
 )
 class Mamba(Mixer):
     """Mamba / S6 selective SSM (arXiv 2312.00752): h_t = exp(delta_t A) h_{t-1} + delta_t B_t x_t."""
 
     modes = ("parallel", "chunked", "step")
     state_size = "expand * d_model * (d_state + d_conv - 1)"
+    state_growth = "constant"
 
     def __init__(
         self,
@@ -124,7 +124,7 @@ class Mamba(Mixer):
         return delta, B, C, x, z, xs[:, xs.shape[1] - (self.d_conv - 1) :]
 
     def _mix(self, u, state, mode):
-        conv_cache, h0 = state
+        conv_cache, h0 = (s.to(u.dtype) for s in state)  # a no-op except under autocast
         delta, B, C, x, z, cache = self._inputs(u, conv_cache)
         A = -torch.exp(self.A_log.to(u.dtype))
         if mode == "loop":
@@ -134,33 +134,17 @@ class Mamba(Mixer):
         y = (y + self.D * x) * F.silu(z)
         return self.out_proj(y), (cache, h)
 
-    def _check_state(self, state, x):
-        if state is None:
-            return self.init_state(x.shape[0], x.device, x.dtype)
-        b = x.shape[0]
-        want = ((b, self.d_conv - 1, self.d_inner), (b, self.d_inner, self.d_state))
-        if not (isinstance(state, (tuple, list)) and len(state) == 2
-                and all(isinstance(s, torch.Tensor) and tuple(s.shape) == w for s, w in zip(state, want))):
-            raise ValueError(f"Mamba expects state (conv cache, h) of shapes {want}")
-        return tuple(s.to(x.dtype) for s in state)
-
     # -- contract ------------------------------------------------------------------------
     def init_state(self, batch: int, device=None, dtype=None):
-        dtype = dtype or torch.get_default_dtype()
+        dtype = dtype or self.in_proj.weight.dtype
         return (
             torch.zeros(batch, self.d_conv - 1, self.d_inner, device=device, dtype=dtype),
             torch.zeros(batch, self.d_inner, self.d_state, device=device, dtype=dtype),
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_with_state(x, None)[0]
+    def _forward_with_state(self, x: torch.Tensor, state):
+        return self._mix(x, state, self.mode)
 
-    def forward_with_state(self, x: torch.Tensor, state=None):
-        self.check_input(x)
-        return self._mix(x, self._check_state(state, x), self.mode)
-
-    def step(self, x_t: torch.Tensor, state=None):
-        self.check_input(x_t, step=True)
-        x = x_t.unsqueeze(1)
-        y, state = self._mix(x, self._check_state(state, x), "loop")
+    def _step(self, x_t: torch.Tensor, state):
+        y, state = self._mix(x_t.unsqueeze(1), state, "loop")
         return y[:, 0], state
