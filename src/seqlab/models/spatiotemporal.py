@@ -40,7 +40,7 @@ import torch.distributed as dist
 from torch import nn
 
 from seqlab.parallel.comm import all_to_all, ring_shift
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 SCHEMES = ("none", "dsp", "ulysses", "ring")
 SHARD_DIM = {"none": None, "dsp": 2, "ulysses": 1, "ring": 1}  # which grid axis a rank's slice cuts
@@ -121,7 +121,16 @@ class SpatialTemporalBlock(nn.Module):
 @register(
     "model",
     "spatiotemporal_transformer",
-    papers=["DSP: Dynamic Sequence Parallelism for Multi-Dimensional Transformers"],
+    implements=[
+        Paper("DSP: Dynamic Sequence Parallelism for Multi-Dimensional Transformers", "2403.10266"),
+        Paper(
+            "DeepSpeed Ulysses: System Optimizations for Enabling Training of Extreme Long Sequence "
+            "Transformer Models",
+            "2309.14509",
+        ),
+        Paper("Ring Attention with Blockwise Transformers for Near-Infinite Context", "2310.01889"),
+    ],
+    used_by=["DSP: Dynamic Sequence Parallelism for Multi-Dimensional Transformers"],
     schemes=("none", "dsp", "ulysses", "ring"),
 )
 class SpatialTemporalTransformer(nn.Module):
