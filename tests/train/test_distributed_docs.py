@@ -44,6 +44,12 @@ def test_doc_script_under_torchrun_equals_one_process(tmp_path, monkeypatch):
     ]
 
 
+def test_doc_context_parallel_example_runs():
+    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)
+    assert len(blocks) == 2 and "context_parallel" in blocks[1]
+    exec(compile(blocks[1], "docs/distributed.md", "exec"), {"__name__": "docs_example"})
+
+
 def test_doc_names_the_torchrun_command_lines():
     text = DOC.read_text()
     assert "torchrun --nproc_per_node 2 train_parity.py" in text
