@@ -60,8 +60,7 @@ def _worker(rank, world, port, timeout_s, fn, args, out_dir, env):
         try:
             result = ("ok", fn(rank, world, *args))
         finally:
-            with_group = dist.is_initialized()
-            if with_group:
+            if dist.is_initialized():
                 dist.destroy_process_group()
     except BaseException as err:  # reported to the parent, which raises
         result = ("error", f"{type(err).__name__}: {err}\n{traceback.format_exc()}")
@@ -69,6 +68,8 @@ def _worker(rank, world, port, timeout_s, fn, args, out_dir, env):
     with open(tmp, "wb") as f:
         pickle.dump(result, f)
     os.replace(tmp, Path(out_dir) / f"rank{rank}.pkl")
+    if result[0] != "ok":
+        os._exit(1)  # a non-zero exit tells the parent at once (peers may be blocked in a collective)
 
 
 def run_local(
