@@ -13,9 +13,9 @@ full gradient.
 
 Ranks wait on each other in a chain (rank ``r`` starts when ``r - 1`` finishes its span), so one
 sequence gains memory (activations of ``L / P`` positions per rank), not speed; throughput needs
-several sequences in flight (pipelining), which this module does not do. The same relay across
-nodes is what "sequence parallelism for linear recurrences" amounts to for an exact chunked form;
-states are small (``state_size`` of the mixer) so each hop sends a few kilobytes.
+several sequences in flight (pipelining), which this module does not do. States are small (the
+mixer's ``state_size`` per layer), so each hop sends kilobytes where sharding attention would move
+activations.
 
 States may be tensors (real or complex, transported as real views), Python scalars (e.g. the
 model's position counter) and any nesting of tuples, lists and dicts of them; their layout is sent
