@@ -90,7 +90,15 @@ def main(argv=None) -> dict:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--out", default="benchmarks/results/cpu-2core/sequence_parallel.json")
     args = p.parse_args(argv)
-    torch.set_num_threads(1)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as each rank runs
+    try:
+        return _run(args)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(args) -> dict:
     model, x = _setup(args)
     single_ms = _median_ms(lambda: _step(model, x, "none"), args.repeats)
     act_bytes = x.numel() * x.element_size()
