@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from seqlab.continual import make_strategy, run
-from seqlab.continual.runner import CKPT
 from seqlab.continual.scenarios import online
+from seqlab.train.checkpoint import CheckpointError, latest_checkpoint
 
 
 @pytest.mark.parametrize("name", ["ewc", "si", "replay", "sema", "online_transformer", "icarl"])
@@ -16,13 +16,25 @@ def test_resume_between_experiences_gives_identical_results(name, digits_streams
     assert resumed.compat == full.compat
 
 
+def test_checkpoint_is_the_one_training_format(digits_streams, tiny_cfg, tmp_path):
+    stream = digits_streams["task"]
+    run(make_strategy("ewc"), stream, tiny_cfg, checkpoint_dir=tmp_path, stop_after=2)
+    path = latest_checkpoint(tmp_path)
+    assert path.name == "step-00000002.json" and path.with_suffix(".safetensors").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["step-00000002.json", "step-00000002.safetensors"]
+
+
 def test_damaged_or_foreign_checkpoint_raises(digits_streams, tiny_cfg, tmp_path):
     stream = digits_streams["task"]
     run(make_strategy("finetune"), stream, tiny_cfg, checkpoint_dir=tmp_path, stop_after=1)
-    with pytest.raises(ValueError, match="belongs to strategy"):
+    with pytest.raises(CheckpointError, match="belongs to strategy"):
         run(make_strategy("lwf"), stream, tiny_cfg, checkpoint_dir=tmp_path, resume=True)
-    (tmp_path / CKPT).write_bytes(b"garbage")
-    with pytest.raises(ValueError, match="damaged"):
+    tensors = latest_checkpoint(tmp_path).with_suffix(".safetensors")
+    tensors.write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="corrupted checkpoint .*step-00000001.safetensors"):
+        run(make_strategy("finetune"), stream, tiny_cfg, checkpoint_dir=tmp_path, resume=True)
+    tensors.unlink()
+    with pytest.raises(CheckpointError, match="tensor file .* is missing"):
         run(make_strategy("finetune"), stream, tiny_cfg, checkpoint_dir=tmp_path, resume=True)
 
 

@@ -31,7 +31,7 @@ from seqlab.experiments.report import (  # noqa: E402
 
 SPEED_DEFAULT = Path("results") / "speed.json"
 SPEED_HINT = (
-    "no speed table yet: run `seqlab speed` (or `python benchmarks/mixers.py`) to write results/speed.json"
+    "no speed table yet: run `seqlab speed` (or `python benchmarks/speed.py`) to write results/speed.json"
 )
 
 
@@ -281,6 +281,8 @@ def results_section(rows, context):
 @register_section("speed", order=60)
 def speed_section(rows, context):
     """The speed JSON's table (``context["speed_json"]``, default results/speed.json) or how to make it."""
+    if any(r.get("kind") == "speed" for r in rows):
+        return None  # the store's speed rows are rendered by section "speed.store" (bench/speed/section.py)
     speed = speed_table(context.get("speed_json"))
     if isinstance(speed, str):
         return text_section("Mixer speed", speed, order=60)

@@ -1,12 +1,16 @@
 """``seqlab continual``: run a continual-learning protocol (strategies x scenarios x seeds) and write
-the results table (mean +- standard error) under the report folder. Finished cells are saved as JSON
-lines as they complete, so an interrupted run resumes where it stopped."""
+the results table (mean +- standard error) under the report folder. Finished cells go into the one
+results store (rows of kind "continual", the store ``seqlab bench`` and ``seqlab report`` use) as
+they complete, and each cell checkpoints after every experience, so an interrupted run resumes where
+it stopped; failed cells are retried."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 NAME = "continual"
+DEFAULT_STORE = "results/bench.sqlite"  # the store `seqlab bench` and `seqlab report` default to
 HELP = "run a continual-learning protocol (e.g. split-mnist) over strategies x scenarios x seeds"
 
 
@@ -33,6 +37,12 @@ def add_arguments(p):
     )
     p.add_argument("--workers", type=int, default=2, help="worker processes")
     p.add_argument("--out", default="report/continual", help="report folder")
+    p.add_argument(
+        "--store", default=DEFAULT_STORE, help="results store (SQLite) shared with bench and speed"
+    )
+    p.add_argument(
+        "--rerun-stale", action="store_true", help="retrain cells whose rows another code version made"
+    )
 
 
 def run(args) -> int:
@@ -47,6 +57,12 @@ def run(args) -> int:
         raise ValueError(f"--steps must be >= 1, got {steps}")
     strategies = args.strategies.split(",") if args.strategies else None
     scenarios = [s.strip().removesuffix("-il") for s in args.scenarios.split(",")]
+    old_jsonl = Path(args.out) / f"{args.protocol}.jsonl"
+    if old_jsonl.exists():
+        print(
+            f"note: {old_jsonl} holds results in the old JSON-lines format, which is no longer read; "
+            f"results now go to the store {args.store}"
+        )
     rows = run_protocol(
         args.protocol,
         strategies,
@@ -55,6 +71,9 @@ def run(args) -> int:
         TrainConfig(steps=steps),
         args.out,
         args.workers,
+        store=args.store,
+        rerun_stale=args.rerun_stale,
+        progress=True,
     )
     command = (
         "seqlab " + " ".join(sys.argv[1:])
@@ -63,5 +82,9 @@ def run(args) -> int:
     )
     path = write_report(rows, args.protocol, args.out, command)
     print(path.read_text())
-    print(f"wrote {path}")
+    print(f"wrote {path}; rows in {args.store}")
+    failed = [r for r in rows if "error" in r]
+    if failed:
+        print(f"{len(failed)} cell(s) failed and will be retried on the next run")
+        return 1
     return 0

@@ -30,6 +30,8 @@ def build_report(store, out: Path, *, keys=None, title="seqlab benchmark report"
 
     ``keys`` limits the bench rows to those keys; rows of other kinds are always included.
     """
+    import seqlab.bench.speed.section  # noqa: F401  (registers the speed section of store rows)
+    import seqlab.continual.report  # noqa: F401  (registers the continual section)
     from seqlab.bench.findings import check_findings
     from seqlab.bench.report import write_report
     from seqlab.papers.claims import claims_table

@@ -1,24 +1,26 @@
-"""Protocols: every strategy x scenario x seed on one stream, resumable, summarized as a table.
+"""Protocols: every strategy x scenario x seed on one stream, resumable, in the one results store.
 
-A cell ``(strategy, scenario, seed)`` runs :func:`seqlab.continual.runner.run` and appends one JSON line
-to ``<out>/<protocol>.jsonl`` as soon as it finishes (flushed and fsynced); a restarted protocol skips
-the cells already there. Cells run in worker processes (one torch thread each). The table reports
-final average accuracy as mean +- standard error over seeds, one row per strategy and one column per
-scenario; refused combinations show the reason.
+A cell :class:`ContinualCell` ``(protocol, strategy, scenario, seed, cfg)`` runs
+:func:`seqlab.continual.runner.run` through the experiment layer's runner
+(:func:`seqlab.experiments.runner.run_cells`): worker processes with one torch thread each, one row
+of kind ``"continual"`` per finished cell in the SQLite results store (with its provenance), claims so
+that two protocols on one store split the work, and a checkpoint after every experience so a killed
+cell resumes where it stopped. A restarted protocol skips the cells the store holds; a cell that
+failed (e.g. a diverging loss) is not stored and is retried. A cell's key hashes the fields that were
+set (:func:`seqlab.experiments.config.config_key`), so adding a field to :class:`TrainConfig` with a
+default does not orphan stored rows. Tables: :mod:`seqlab.continual.report`.
 """
 
 from __future__ import annotations
 
-import json
-import math
-import multiprocessing as mp
-import os
+import contextlib
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 
+from seqlab.continual.report import KIND, flat_row, mean_se, table, write_report  # noqa: F401  (re-exported)
 from seqlab.continual.runner import make_strategy, run
 from seqlab.continual.scenarios import (
     SCENARIOS,
@@ -29,6 +31,9 @@ from seqlab.continual.scenarios import (
     split_stream,
 )
 from seqlab.continual.strategy import TrainConfig
+from seqlab.experiments.config import config_key, set_fields
+from seqlab.experiments.runner import run_cells
+from seqlab.experiments.store import ResultStore
 from seqlab.registry import get, names
 
 PROTOCOLS = {
@@ -63,55 +68,69 @@ def make_stream(protocol: str, scenario: str):
     return stream
 
 
-def run_cell(protocol: str, strategy: str, scenario: str, seed: int, cfg: TrainConfig) -> dict:
-    """One finished cell as a JSON-able row (``refused`` holds the reason for unsupported pairs)."""
+@dataclass(frozen=True)
+class ContinualCell:
+    """One cell of a protocol; ``key()`` hashes the protocol, names, seed and the set fields of ``cfg``."""
+
+    protocol: str
+    strategy: str
+    scenario: str
+    seed: int
+    cfg: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        return {
+            "protocol": self.protocol,
+            "strategy": self.strategy,
+            "scenario": self.scenario,
+            "seed": self.seed,
+            "cfg": asdict(self.cfg),
+        }
+
+    def key(self) -> str:
+        return config_key({**self.to_dict(), "cfg": set_fields(self.cfg)})
+
+    def label(self) -> str:
+        return f"{self.strategy} {self.scenario} seed {self.seed}"
+
+
+def run_cell(cell: ContinualCell, checkpoint_dir=None, resume: bool = False) -> dict:
+    """Train one cell; its result row (``refused`` holds the reason for an unsupported pair).
+
+    Errors (e.g. a diverging loss) propagate: the runner reports them and a restart retries the cell.
+    """
     torch.set_num_threads(1)
-    row = {"protocol": protocol, "strategy": strategy, "scenario": scenario, "seed": seed, "cfg": asdict(cfg)}
-    strat = make_strategy(strategy, seed=seed)
+    strat = make_strategy(cell.strategy, seed=cell.seed)
     try:
-        strat.check_scenario(scenario)
+        strat.check_scenario(cell.scenario)
     except ValueError as err:
-        return {**row, "refused": str(err)}
+        return {"refused": str(err)}
     t0 = time.perf_counter()
-    try:
-        res = run(strat, make_stream(protocol, scenario), cfg, seed=seed)
-    except (ValueError, RuntimeError) as err:  # e.g. a diverging loss; recorded, retried on restart
-        return {**row, "error": f"{type(err).__name__}: {err}"}
-    return {**row, **res.summary, "R": res.R, "seconds": time.perf_counter() - t0}
+    res = run(
+        strat,
+        make_stream(cell.protocol, cell.scenario),
+        cell.cfg,
+        seed=cell.seed,
+        checkpoint_dir=checkpoint_dir,
+        resume=resume,
+    )
+    return {**res.summary, "R": res.R, "seconds": time.perf_counter() - t0}
 
 
-def _key(row: dict) -> tuple:
-    return row["strategy"], row["scenario"], int(row["seed"])
+@contextlib.contextmanager
+def _opened(store):
+    if isinstance(store, ResultStore):
+        yield store
+    else:
+        with ResultStore(store) as st:
+            yield st
 
 
-def read_rows(path: Path) -> list[dict]:
-    """Rows of a results file; a torn last line (a killed run) is dropped, other damage raises."""
-    if not path.exists():
-        return []
-    text = path.read_text()
-    lines = text.split("\n")
-    rows = []
-    for i, line in enumerate(lines):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as err:
-            if i == len(lines) - 1:  # no trailing newline: the write was cut short
-                break
-            raise ValueError(f"results file {path} line {i + 1} is not JSON: {err}") from err
-    return rows
-
-
-def _append(path: Path, row: dict) -> None:
-    with open(path, "a") as f:
-        f.write(json.dumps(row) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _cell(args):
-    return run_cell(*args)
+def stored_rows(store, protocol: str | None = None) -> list[dict]:
+    """Every continual row of ``store`` (a :class:`ResultStore` or its path), flattened."""
+    with _opened(store) as st:
+        rows = [flat_row(r) for r in st.rows(kind=KIND)]
+    return [r for r in rows if protocol is None or r["protocol"] == protocol]
 
 
 def run_protocol(
@@ -123,8 +142,16 @@ def run_protocol(
     out: str | Path = "report/continual",
     workers: int = 2,
     log=print,
+    *,
+    store=None,
+    rerun_stale: bool = False,
+    progress: bool = False,
 ) -> list[dict]:
-    """Run (or resume) the grid; returns all rows for the requested cells."""
+    """Run (or resume) the grid; returns one row per requested cell (failed cells carry ``error``).
+
+    ``store``: the results store (a :class:`ResultStore` or a path; default ``<out>/results.sqlite``).
+    ``workers``: worker processes; 1 runs the cells in this process.
+    """
     strategies = strategies or names("strategy")
     for s in strategies:
         get("strategy", s)  # KeyError listing valid names
@@ -133,103 +160,35 @@ def run_protocol(
         if sc not in SCENARIOS:
             raise ValueError(f"unknown scenario {sc!r}; expected a subset of {SCENARIOS}")
     seeds = seeds if seeds is not None else list(range(5))
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be an int >= 1, got {workers!r}")
     cfg = cfg or TrainConfig()
     make_stream(protocol, scenarios[0])  # fail early on an unknown protocol or missing data package
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{protocol}.jsonl"
-    have = {_key(r): r for r in read_rows(path) if r.get("cfg") == asdict(cfg) and "error" not in r}
-    todo = [
-        (protocol, st, sc, seed, cfg)
-        for seed in seeds
-        for sc in scenarios
-        for st in strategies
-        if (st, sc, seed) not in have
+    cells = [
+        ContinualCell(protocol, st, sc, seed, cfg) for seed in seeds for sc in scenarios for st in strategies
     ]
-    log(f"{protocol}: {len(have)} cells already done, {len(todo)} to run with {workers} worker(s)")
-    if todo:
-        ctx = mp.get_context("spawn" if workers > 1 else "fork")
-        pool = ctx.Pool(workers) if workers > 1 else None
-        it = pool.imap_unordered(_cell, todo) if pool else map(_cell, todo)
-        try:
-            for k, row in enumerate(it, 1):
-                _append(path, row)
-                have[_key(row)] = row
-                acc = row.get("avg_acc")
-                log(
-                    f"[{k}/{len(todo)}] {row['strategy']:<20} {row['scenario']:<6} seed {row['seed']}: "
-                    + (
-                        row.get("error") or "refused"
-                        if acc is None
-                        else f"avg acc {acc:.3f} ({row['seconds']:.1f}s)"
-                    )
-                )
-        finally:
-            if pool:
-                pool.close()
-                pool.join()
-    wanted = {(st, sc, s) for st in strategies for sc in scenarios for s in seeds}
-    return [r for k, r in have.items() if k in wanted]
-
-
-def mean_se(values: list[float]) -> tuple[float, float]:
-    n = len(values)
-    m = sum(values) / n
-    if n < 2:
-        return m, float("nan")
-    var = sum((v - m) ** 2 for v in values) / (n - 1)
-    return m, math.sqrt(var / n)
-
-
-def table(rows: list[dict], metric: str = "avg_acc") -> str:
-    """Markdown table: strategy x scenario, ``mean +- s.e.`` (in %) over seeds."""
-    strategies = sorted({r["strategy"] for r in rows})
-    scenarios = [s for s in SCENARIOS if any(r["scenario"] == s for r in rows)]
-    lines = [
-        "| strategy | " + " | ".join(f"{s}-IL" for s in scenarios) + " |",
-        "|---|" + "---|" * len(scenarios),
-    ]
-    for st in strategies:
-        cells = []
-        for sc in scenarios:
-            rs = [r for r in rows if r["strategy"] == st and r["scenario"] == sc]
-            vals = [r[metric] for r in rs if metric in r]
-            if rs and all("refused" in r for r in rs):
-                cells.append("n/a")
-            elif rs and not vals and any("error" in r for r in rs):
-                cells.append("error")
-            elif not vals:
-                cells.append("")
-            else:
-                m, se = mean_se(vals)
-                cells.append(f"{100 * m:.1f} +- {100 * se:.1f}" if not math.isnan(se) else f"{100 * m:.1f}")
-        lines.append(f"| {st} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def write_report(rows: list[dict], protocol: str, out: str | Path, command: str) -> Path:
-    out = Path(out)
-    seeds = sorted({r["seed"] for r in rows})
-    refused = sorted({(r["strategy"], r["scenario"], r["refused"]) for r in rows if "refused" in r})
-    text = [
-        f"# Continual learning: {protocol}",
-        "",
-        f"Command: `{command}`",
-        "",
-        f"Final average accuracy (%) after the last experience, mean +- standard error over "
-        f"{len(seeds)} seed(s) {seeds}.",
-        "",
-        table(rows),
-        "",
-        "## Forgetting (%)",
-        "",
-        table(rows, "forgetting"),
-        "",
-    ]
-    if refused:
-        text += ["## Refused combinations", ""] + [f"- {a} / {b}: {c}" for a, b, c in refused] + [""]
-    path = out / f"{protocol}.md"
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("\n".join(text))
-    os.replace(tmp, path)
-    return path
+    store = Path(out) / "results.sqlite" if store is None else store
+    with _opened(store) as st:
+        have = st.keys(KIND) - (st.stale_keys(KIND) if rerun_stale else set())
+        n_have = sum(c.key() in have for c in cells)
+        log(f"{protocol}: {n_have} cells already done, {len(cells) - n_have} to run with {workers} worker(s)")
+        outcome = run_cells(
+            cells,
+            st,
+            run_cell,
+            kind=KIND,
+            name=protocol,
+            workers=workers if workers > 1 else 0,
+            resume=True,
+            rerun_stale=rerun_stale,
+            progress=progress,
+            log=log,
+        )
+        by_key = {r["key"]: flat_row(r) for r in st.rows([c.key() for c in cells], kind=KIND)}
+    rows = []
+    for c in cells:
+        if c.key() in by_key:
+            rows.append(by_key[c.key()])
+        elif c.key() in outcome.failed:
+            rows.append({**c.to_dict(), "key": c.key(), "error": outcome.failed[c.key()].splitlines()[0]})
+    return rows

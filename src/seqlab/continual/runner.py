@@ -6,31 +6,36 @@ Row ``b`` (accuracy of the untrained model) feeds forward transfer. Query/galler
 test data after each experience give the compatibility matrix ``M`` (1-nearest-neighbour retrieval).
 
 Batches are a function of the step (``batches(step)``), so each ``fit`` is reproducible. With
-``checkpoint_dir`` the runner saves one safetensors file after every experience (model, strategy
-state, results so far, JSON metadata inside), written atomically; ``resume=True`` continues from it
-and gives the same numbers as an uninterrupted run. Online streams (``stream.online``) are one pass
-in batches of ``cfg.online_batch``; each incoming batch is scored before it is trained on.
+``checkpoint_dir`` the runner saves a checkpoint in seqlab's one format
+(:mod:`seqlab.train.checkpoint`: safetensors + self-checked JSON) after every experience, its step
+being the number of experiences done: the model, the strategy's state and the retrieval features
+as extra tensors, the accuracy rows so far as extra JSON. ``resume=True`` continues from the newest
+one and gives the same numbers as an uninterrupted run; a damaged checkpoint raises
+:class:`~seqlab.train.checkpoint.CheckpointError` naming the file. Online streams
+(``stream.online``) are one pass in batches of ``cfg.online_batch``; each incoming batch is scored
+before it is trained on.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from safetensors.torch import load as st_load
-from safetensors.torch import save as st_save
 
 from seqlab.continual import metrics
 from seqlab.continual.scenarios import Stream
 from seqlab.continual.strategy import Strategy, TrainConfig, masked_logits
 from seqlab.registry import get
 from seqlab.train import Callback, fit
-from seqlab.train.checkpoint import atomic_write_bytes
-
-CKPT = "continual.safetensors"
+from seqlab.train.checkpoint import (
+    CheckpointError,
+    latest_checkpoint,
+    load_checkpoint,
+    read_checkpoint_meta,
+    save_checkpoint,
+)
 
 
 @dataclass
@@ -137,11 +142,13 @@ def run(
     online_acc: list[float] = []
     gq, gy, qq, qy = _gallery_split(stream)
     start = 0
-    path = Path(checkpoint_dir) / CKPT if checkpoint_dir is not None else None
+    ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
     strategy.n_seen = 1
     baseline = [accuracy(strategy, model, stream, j, j + 1) for j in range(T)]
-    if resume and path is not None and path.exists():
-        start, R, online_acc, feats = _load(path, strategy, model)
+    if resume and ckpt is not None:
+        restored = _load(ckpt, strategy, model)
+        if restored is not None:
+            start, R, online_acc, feats = restored
     for i in range(start, T):
         exp = stream.experiences[i]
         strategy.n_seen = i + 1
@@ -172,8 +179,8 @@ def run(
             with torch.no_grad():
                 feats.append((strategy.embed(model, gq), strategy.embed(model, qq)))
             model.train()
-        if path is not None:
-            _save(path, i + 1, R, online_acc, feats, strategy, model)
+        if ckpt is not None:
+            _save(ckpt, i + 1, R, online_acc, feats, strategy, model)
         if stop_after is not None and i + 1 >= stop_after:
             break
     done = len(R)
@@ -196,35 +203,44 @@ def run(
     return RunResult(R, baseline, summary, M, online_acc)
 
 
-def _save(path: Path, done: int, R, online_acc, feats, strategy: Strategy, model) -> None:
-    tensors = {f"model/{k}": v.detach().contiguous().clone() for k, v in model.state_dict().items()}
-    tensors.update({f"strategy/{k}": v.detach().contiguous().clone() for k, v in strategy.state().items()})
+def _save(directory: Path, done: int, R, online_acc, feats, strategy: Strategy, model) -> None:
+    tensors = {f"strategy/{k}": v for k, v in strategy.state().items()}
     for i, (g, q) in enumerate(feats):
-        tensors[f"feats/{i}/g"], tensors[f"feats/{i}/q"] = g.contiguous(), q.contiguous()
-    meta = {"done": done, "R": R, "online": online_acc, "strategy": strategy.name}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, st_save(tensors, metadata={"json": json.dumps(meta)}))
+        tensors[f"feats/{i}/g"], tensors[f"feats/{i}/q"] = g, q
+    extra = {"kind": "continual", "done": done, "R": R, "online": online_acc, "strategy": strategy.name}
+    save_checkpoint(directory, done, model, None, [], extra=extra, extra_tensors=tensors)
 
 
-def _load(path: Path, strategy: Strategy, model):
-    raw = path.read_bytes()
-    try:
-        tensors = st_load(raw)
-        from safetensors import safe_open  # metadata lives in the header
+class _HeldStateDict:
+    """Stands in for the model in :func:`load_checkpoint`: keeps the verified state dict for later."""
 
-        with safe_open(str(path), framework="pt") as f:
-            meta = json.loads(f.metadata()["json"])
-    except Exception as err:  # noqa: BLE001 - any parse failure means a damaged file
-        raise ValueError(f"continual checkpoint {path} is damaged or not a checkpoint: {err}") from err
-    if meta.get("strategy") != strategy.name:
-        raise ValueError(
-            f"checkpoint {path} belongs to strategy {meta.get('strategy')!r}, not {strategy.name!r}"
+    state: dict = {}
+
+    def load_state_dict(self, state, strict=True):
+        self.state = state
+
+
+def _load(directory: Path, strategy: Strategy, model):
+    """Restore model and strategy from the newest checkpoint in ``directory``; None when there is none."""
+    path = latest_checkpoint(directory)
+    if path is None:
+        return None
+    extra = read_checkpoint_meta(path)["extra"]
+    if extra.get("kind") != "continual" or not isinstance(extra.get("R"), list):
+        raise CheckpointError(f"checkpoint {path} is not a continual-learning checkpoint (extra={extra!r})")
+    if extra.get("strategy") != strategy.name:
+        raise CheckpointError(
+            f"checkpoint {path} belongs to strategy {extra.get('strategy')!r}, not {strategy.name!r}"
         )
+    held = _HeldStateDict()  # the strategy may grow the model first (e.g. SEMA's adapters)
+    tensors = load_checkpoint(path, held)["extra_tensors"]
     strategy.load_state(model, {k[9:]: v for k, v in tensors.items() if k.startswith("strategy/")})
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model/")})
+    try:
+        model.load_state_dict(held.state, strict=True)
+    except RuntimeError as err:
+        raise CheckpointError(f"checkpoint {path}: its model tensors do not fit this model ({err})") from err
+    done = extra["done"]
     feats = [
-        (tensors[f"feats/{i}/g"], tensors[f"feats/{i}/q"])
-        for i in range(meta["done"])
-        if f"feats/{i}/g" in tensors
+        (tensors[f"feats/{i}/g"], tensors[f"feats/{i}/q"]) for i in range(done) if f"feats/{i}/g" in tensors
     ]
-    return meta["done"], meta["R"], meta["online"], feats
+    return done, extra["R"], extra["online"], feats
