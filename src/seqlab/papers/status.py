@@ -84,6 +84,12 @@ STATUS: dict[str, Judgement] = {
         "a survey: RoPE with position interpolation, ALiBi and randomized positions exist; missing: "
         "NTK-aware/YaRN scaling, memory- and retrieval-based extension, and any LLM to extend",
     ),
+    # -- distributed -------------------------------------------------------------------------------
+    "DSP: Dynamic Sequence Parallelism for Multi-Dimensional Transformers": _j(
+        IMPLEMENTED,
+        "spatiotemporal_transformer scheme='dsp': the shard switches between time and space by all-to-all; "
+        "beside Ulysses and ring attention, equal to one process on 2 and 4 ranks (tests/parallel)",
+    ),
     # -- tasks -------------------------------------------------------------------------------------
     "Memory-Based Meta-Learning on Non-Stationary Distributions": _j(
         IMPLEMENTED,

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from seqlab.train import distributed as ddp
 from seqlab.train.callbacks import Callback
 from seqlab.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from seqlab.train.losses import masked_accuracy, masked_loss
@@ -157,12 +158,24 @@ def fit(
         raise ValueError("amp='bf16' (mixed precision) runs on CUDA only; use amp='none' on CPU")
     loss_fn = loss_fn or masked_loss
     model.to(device).train()
+    rank, world = ddp.init_distributed()  # under torchrun: DDP over the default process group
+    train_model = ddp.wrap_model(model, device)
     opt = make_optimizer(optimizer, [p for p in model.parameters() if p.requires_grad], lr, weight_decay)
 
     start, history, stopped = 0, [], False
+    if resume and rank > 0:
+        ddp.barrier()  # rank 0 first removes what a killed writer left, then the others read
     path = latest_checkpoint(checkpoint_dir) if resume else None
+    if resume and rank == 0 and world > 1:
+        ddp.barrier()
+    if resume:
+        ddp.check_ranks_agree(
+            -1 if path is None else int(path.stem.split("-")[1]),
+            "the checkpoint to resume (step, -1 for none); checkpoint_dir must be a folder every rank sees",
+        )
     if path is not None:
         state = load_checkpoint(path, model, opt, device)
+        ddp.check_world_size(state, path)
         start, history, stopped = state["step"], state["history"], state["stopped_early"]
         if start > steps:
             raise ValueError(
@@ -192,7 +205,7 @@ def fit(
             raise ValueError(f"early_stop metric {name!r} not among eval metrics {sorted(metrics)}")
         return metrics[name] >= target
 
-    bar = _progress(progress and start < steps and not stopped, steps, start)
+    bar = _progress(progress and rank == 0 and start < steps and not stopped, steps, start)
     t0, tick, tokens, loss_val, acc = time.perf_counter(), time.perf_counter(), 0, float("nan"), None
     if history:
         loss_val = history[-1]["loss"]
@@ -201,11 +214,11 @@ def fit(
         while step < steps and not stopped:
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, lr=lr, steps=steps, warmup=warmup, schedule=schedule)
-            batch = _to_device(get_batch(step), device)
+            batch = _to_device(ddp.shard_batch(get_batch(step), rank, world), device)
             for cb in callbacks:
                 batch = cb.transform_batch(model, batch)
-            with autocast():
-                loss, outputs = loss_fn(model, batch)
+            with autocast(), ddp.collective_guard(step + 1):
+                loss, outputs = loss_fn(train_model, batch)
                 for cb in callbacks:
                     extra = cb.extra_loss(model, batch, outputs)
                     if extra is not None:
@@ -215,14 +228,16 @@ def fit(
                     f"training loss became {loss.item()} at step {step}; lower lr or check inputs"
                 )
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            with ddp.collective_guard(step + 1):
+                loss.backward()
             for cb in callbacks:
                 cb.after_backward(model)
             if clip:
                 nn.utils.clip_grad_norm_(model.parameters(), clip)
             opt.step()
             step += 1
-            loss_val = float(loss.detach())
+            with ddp.collective_guard(step):
+                loss_val = ddp.mean_over_ranks(float(loss.detach()))
             inputs = batch["inputs"]
             tokens += inputs.shape[0] * (inputs.shape[1] if inputs.dim() > 1 else 1)
             metrics = {"loss": loss_val, "lr": opt.param_groups[0]["lr"]}
@@ -233,8 +248,10 @@ def fit(
             if eval_fn is not None and ((eval_every and step % eval_every == 0) or step == steps):
                 stopped = evaluate(step, loss_val, tps)
                 tick, tokens = now, 0
-            if checkpoint_every and (step % checkpoint_every == 0 or step == steps or stopped):
-                save_checkpoint(checkpoint_dir, step, model, opt, history, stopped)
+            if checkpoint_every and rank == 0 and (step % checkpoint_every == 0 or step == steps or stopped):
+                save_checkpoint(
+                    checkpoint_dir, step, model, opt, history, stopped, extra=ddp.world_size_extra()
+                )
             if bar is not None:
                 if step % 10 == 0 or step == steps or stopped:
                     acc = masked_accuracy(outputs, batch)
