@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from seqlab import debug
 from seqlab.mixers.base import Mixer
 from seqlab.mixers.positional import check_positions
 from seqlab.registry import create, register
@@ -135,11 +136,17 @@ class Attention(Mixer):
 
     # -- building blocks (also used by the RMT mixer) --------------------------------------
     def project(self, x: torch.Tensor, positions: torch.Tensor):
-        """Queries, keys, values ``(batch, heads, length, d_head)``, RoPE applied."""
-        q, k, v = self.qkv(x).unflatten(-1, (3, self.n_heads, self.d_head)).permute(2, 0, 3, 1, 4)
-        if self.rope is not None:
-            q, k = self.rope.rotate(q, positions), self.rope.rotate(k, positions)
-        return q, k, v
+        """Queries, keys, values ``(batch, heads, length, d_head)``, RoPE applied.
+
+        ``positions`` (batch, length), or None for ``arange(length)`` in every sequence.
+        """
+        qkv = self.qkv(x).unflatten(-1, (3, self.n_heads, self.d_head)).permute(2, 0, 3, 1, 4)
+        if self.rope is None:
+            return qkv.unbind(0)
+        # one rotation for q and k together; positions None -> RoPE's cached arange table
+        rot = self.rope.factor(positions, x.shape[1], x.device, x.dtype)
+        q, k = self.rope.apply(qkv[:2], rot).unbind(0)
+        return q, k, qkv[2]
 
     def attend(self, q, k, v, q_pos, k_pos, allowed=None, is_causal=False) -> torch.Tensor:
         """Mix values and project out: ``(batch, Lq, d_model)``.
@@ -191,7 +198,8 @@ class Attention(Mixer):
             base = torch.arange(length, device=device).expand(batch, length)
             return base if start is None else base + start[:, None]
         positions = check_positions(positions, batch, length, name="Attention")
-        if self.causal and length > 1 and (positions[:, 1:] < positions[:, :-1]).any():
+        check_values = positions.device.type == "cpu" or debug.enabled()  # no device sync otherwise
+        if self.causal and length > 1 and check_values and (positions[:, 1:] < positions[:, :-1]).any():
             raise ValueError("Attention (causal) expects non-decreasing positions along the sequence")
         return positions.to(device)
 
@@ -199,8 +207,9 @@ class Attention(Mixer):
     def forward(self, x: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
         self.check_input(x)
         b, length, _ = x.shape
+        given = positions is not None
         positions = self._positions(positions, b, length, x.device)
-        q, k, v = self.project(x, positions)
+        q, k, v = self.project(x, positions if given else None)
         if self.window is not None:
             return self.windowed(q, k, v, positions)
         if self.alibi is None and self.urpe is None and self.sdpa:
