@@ -208,8 +208,9 @@ class Attention(Mixer):
         self.check_input(x)
         b, length, _ = x.shape
         given = positions is not None
-        positions = self._positions(positions, b, length, x.device)
-        q, k, v = self.project(x, positions if given else None)
+        if given or self.alibi is not None or self.urpe is not None or self.window is not None:
+            positions = self._positions(positions, b, length, x.device)
+        q, k, v = self.project(x, positions if given else None)  # None: RoPE's cached arange table
         if self.window is not None:
             return self.windowed(q, k, v, positions)
         if self.alibi is None and self.urpe is None and self.sdpa:
@@ -221,7 +222,8 @@ class Attention(Mixer):
 
         Query ``i`` sits at key slot ``offset + i``; causally it sees slots ``j <= offset + i``
         (and ``j > offset + i - window`` with a window), bidirectionally every slot; ``valid``
-        ``(batch, Lk)`` bool further drops stale cache slots. Each block is given only the key range
+        ``(batch, Lk)`` bool further drops stale cache slots. Positions may be None when no
+        encoding inside attention reads them. Each block is given only the key range
         it may see, so scores/bias/mask take ``O(batch * heads * block * Lk)`` memory.
         """
         blk, lk = self.query_block, k.shape[2]
@@ -246,7 +248,8 @@ class Attention(Mixer):
                 keep = valid[:, None, None, lo:hi]
                 allowed = keep if allowed is None else allowed & keep
             k_blk, v_blk = k[:, :, lo:hi], v[:, :, lo:hi]
-            ys.append(self.mix(q_blk, k_blk, v_blk, q_pos[:, s:e], k_pos[:, lo:hi], allowed))
+            qp, kp = (None, None) if q_pos is None else (q_pos[:, s:e], k_pos[:, lo:hi])
+            ys.append(self.mix(q_blk, k_blk, v_blk, qp, kp, allowed))
         return self.out(torch.cat(ys, dim=2).transpose(1, 2).flatten(2))
 
     def init_state(self, batch: int, device=None, dtype=None):

@@ -108,7 +108,9 @@ class Learned(nn.Module):
 
     def forward(self, positions: torch.Tensor) -> torch.Tensor:
         positions = check_positions(positions, name="Learned")
-        if positions.numel() and positions.max() >= self.max_len:
+        if positions.numel() and (positions.device.type == "cpu" or debug.enabled()) and (
+            positions.max() >= self.max_len
+        ):
             raise ValueError(
                 f"Learned expects positions < max_len={self.max_len}, got {int(positions.max())}"
             )
