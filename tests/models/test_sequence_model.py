@@ -228,3 +228,14 @@ def test_non_causal_encoder_with_randomized_positions_sees_the_future():
     causal = SequenceModel(mixer="attention", d_model=16, n_layers=2, vocab_size=5).eval()
     with torch.no_grad():
         torch.testing.assert_close(causal(tokens)[0, 0], causal(changed)[0, 0])
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int16, torch.int32, torch.int64])
+def test_every_accepted_token_dtype_runs_in_every_mode(dtype):
+    m = _model(RECURRENT[0])
+    tokens = _tokens()
+    with torch.no_grad():
+        want = m(tokens)
+        torch.testing.assert_close(m(tokens.to(dtype)), want)
+        torch.testing.assert_close(m.forward_with_state(tokens.to(dtype))[0], want, atol=2e-4, rtol=2e-4)
+        torch.testing.assert_close(m.step(tokens[:, 0].to(dtype))[0], want[:, 0], atol=2e-4, rtol=2e-4)

@@ -26,9 +26,8 @@ from __future__ import annotations
 import torch
 
 from seqlab.decode.common import check_common, special_ids
-from seqlab.decode.papers import paper_kwargs
 from seqlab.decode.trie import PrefixTrie
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 NEG = -1.0e9  # "impossible" score, added (not assigned) as transformers does
 
@@ -210,7 +209,7 @@ def _best(groups, prompt_len, n, pad) -> torch.Tensor:
 @register(
     "decoder",
     "beam",
-    **paper_kwargs("Sequence to Sequence Learning with Neural Networks", "1409.3215"),
+    implements=Paper("Sequence to Sequence Learning with Neural Networks", "1409.3215"),
     description="beam search with length penalty and early stopping (transformers-compatible)",
 )
 def beam(
@@ -247,10 +246,8 @@ def beam(
 @register(
     "decoder",
     "diverse_beam",
-    **paper_kwargs(
-        "Diverse Beam Search: Decoding Diverse Solutions from Neural Sequence Models",
-        "1610.02424",
-        in_catalog=True,
+    implements=Paper(
+        "Diverse Beam Search: Decoding Diverse Solutions from Neural Sequence Models", "1610.02424"
     ),
     description="groups of beams with a Hamming diversity penalty between groups",
 )
@@ -301,11 +298,8 @@ def diverse_beam(
 @register(
     "decoder",
     "constrained_beam",
-    **paper_kwargs(
-        "Autoregressive Entity Retrieval",
-        "2010.00904",
-        used_by=("Generative Recommendation with Semantic IDs: A Practitioner's Handbook",),
-    ),
+    implements=Paper("Autoregressive Entity Retrieval", "2010.00904"),
+    used_by=["Generative Recommendation with Semantic IDs: A Practitioner's Handbook"],
     description="beam search inside a prefix trie of allowed token sequences (e.g. semantic IDs)",
 )
 def constrained_beam(

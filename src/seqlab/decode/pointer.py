@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import torch
 
-from seqlab.decode.papers import paper_kwargs
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 
 @register(
     "decoder",
     "pointer",
-    **paper_kwargs("Pointer Networks", "1506.03134", in_catalog=True),
+    implements=Paper("Pointer Networks", "1506.03134"),
     description="greedy pointer decoding over input positions (seqlab.models.PointerNetwork)",
 )
 def pointer(model, inputs: torch.Tensor, *, n_out: int | None = None) -> torch.Tensor:

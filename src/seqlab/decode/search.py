@@ -11,11 +11,10 @@ from __future__ import annotations
 import torch
 
 from seqlab.decode.common import check_common, special_ids, token_loop
-from seqlab.decode.papers import paper_kwargs
-from seqlab.registry import register
+from seqlab.registry import Paper, register
 
 
-@register("decoder", "greedy", **paper_kwargs(), description="argmax token at every step")
+@register("decoder", "greedy", description="argmax token at every step")
 def greedy(
     lm,
     input_ids: torch.Tensor,
@@ -64,7 +63,7 @@ def check_sampling(temperature, top_k, top_p, generator) -> None:
 @register(
     "decoder",
     "sample",
-    **paper_kwargs("The Curious Case of Neural Text Degeneration", "1904.09751"),
+    implements=Paper("The Curious Case of Neural Text Degeneration", "1904.09751"),
     description="ancestral sampling with temperature, top-k and top-p (nucleus) filtering",
 )
 def sample(

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from seqlab import debug
 from seqlab.mixers.base import Mixer
 from seqlab.mixers.positional import check_positions
 from seqlab.registry import Paper, create, register
@@ -140,11 +141,17 @@ class Attention(Mixer):
 
     # -- building blocks (also used by the RMT mixer) --------------------------------------
     def project(self, x: torch.Tensor, positions: torch.Tensor):
-        """Queries, keys, values ``(batch, heads, length, d_head)``, RoPE applied."""
-        q, k, v = self.qkv(x).unflatten(-1, (3, self.n_heads, self.d_head)).permute(2, 0, 3, 1, 4)
-        if self.rope is not None:
-            q, k = self.rope.rotate(q, positions), self.rope.rotate(k, positions)
-        return q, k, v
+        """Queries, keys, values ``(batch, heads, length, d_head)``, RoPE applied.
+
+        ``positions`` (batch, length), or None for ``arange(length)`` in every sequence.
+        """
+        qkv = self.qkv(x).unflatten(-1, (3, self.n_heads, self.d_head)).permute(2, 0, 3, 1, 4)
+        if self.rope is None:
+            return qkv.unbind(0)
+        # one rotation for q and k together; positions None -> RoPE's cached arange table
+        rot = self.rope.factor(positions, x.shape[1], x.device, x.dtype)
+        q, k = self.rope.apply(qkv[:2], rot).unbind(0)
+        return q, k, qkv[2]
 
     def attend(self, q, k, v, q_pos, k_pos, allowed=None, is_causal=False) -> torch.Tensor:
         """Mix values and project out: ``(batch, Lq, d_model)``.
@@ -196,15 +203,18 @@ class Attention(Mixer):
             base = torch.arange(length, device=device).expand(batch, length)
             return base if start is None else base + start[:, None]
         positions = check_positions(positions, batch, length, name="Attention")
-        if self.causal and length > 1 and (positions[:, 1:] < positions[:, :-1]).any():
+        check_values = positions.device.type == "cpu" or debug.enabled()  # no device sync otherwise
+        if self.causal and length > 1 and check_values and (positions[:, 1:] < positions[:, :-1]).any():
             raise ValueError("Attention (causal) expects non-decreasing positions along the sequence")
         return positions.to(device)
 
     # -- modes -----------------------------------------------------------------------------
     def _forward(self, x: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
         b, length, _ = x.shape
-        positions = self._positions(positions, b, length, x.device)
-        q, k, v = self.project(x, positions)
+        given = positions is not None
+        if given or self.alibi is not None or self.urpe is not None or self.window is not None:
+            positions = self._positions(positions, b, length, x.device)
+        q, k, v = self.project(x, positions if given else None)  # None: RoPE's cached arange table
         if self.window is not None:
             return self.windowed(q, k, v, positions)
         if self.alibi is None and self.urpe is None and self.sdpa:
@@ -216,7 +226,8 @@ class Attention(Mixer):
 
         Query ``i`` sits at key slot ``offset + i``; causally it sees slots ``j <= offset + i``
         (and ``j > offset + i - window`` with a window), bidirectionally every slot; ``valid``
-        ``(batch, Lk)`` bool further drops stale cache slots. Each block is given only the key range
+        ``(batch, Lk)`` bool further drops stale cache slots. Positions may be None when no
+        encoding inside attention reads them. Each block is given only the key range
         it may see, so scores/bias/mask take ``O(batch * heads * block * Lk)`` memory.
         """
         blk, lk = self.query_block, k.shape[2]
@@ -241,7 +252,8 @@ class Attention(Mixer):
                 keep = valid[:, None, None, lo:hi]
                 allowed = keep if allowed is None else allowed & keep
             k_blk, v_blk = k[:, :, lo:hi], v[:, :, lo:hi]
-            ys.append(self.mix(q_blk, k_blk, v_blk, q_pos[:, s:e], k_pos[:, lo:hi], allowed))
+            qp, kp = (None, None) if q_pos is None else (q_pos[:, s:e], k_pos[:, lo:hi])
+            ys.append(self.mix(q_blk, k_blk, v_blk, qp, kp, allowed))
         return self.out(torch.cat(ys, dim=2).transpose(1, 2).flatten(2))
 
     def init_state(self, batch: int, device=None, dtype=None):

@@ -40,6 +40,7 @@ import math
 import torch
 from torch import nn
 
+from seqlab import debug
 from seqlab.registry import Paper, register
 
 RANDOMIZED = "Randomized Positional Encodings Boost Length Generalization of Transformers"
@@ -58,7 +59,8 @@ def check_positions(positions: torch.Tensor, batch: int | None = None, length: i
     want = (positions.shape[0] if batch is None else batch, positions.shape[1] if length is None else length)
     if tuple(positions.shape) != want:
         raise ValueError(f"{name} expects positions of shape {want}, got {tuple(positions.shape)}")
-    if positions.numel() and positions.min() < 0:
+    if positions.numel() and (positions.device.type == "cpu" or debug.enabled()) and positions.min() < 0:
+        # a value read: on an accelerator it would sync the device, so it runs there only in debug mode
         raise ValueError(f"{name} expects non-negative positions, got minimum {int(positions.min())}")
     return positions.long()
 
@@ -108,7 +110,9 @@ class Learned(nn.Module):
 
     def forward(self, positions: torch.Tensor) -> torch.Tensor:
         positions = check_positions(positions, name="Learned")
-        if positions.numel() and positions.max() >= self.max_len:
+        if positions.numel() and (positions.device.type == "cpu" or debug.enabled()) and (
+            positions.max() >= self.max_len
+        ):
             raise ValueError(
                 f"Learned expects positions < max_len={self.max_len}, got {int(positions.max())}"
             )
@@ -135,21 +139,60 @@ class RoPE(nn.Module):
         half = d_model // 2
         self.register_buffer("freq", base ** (-2 * torch.arange(half, dtype=torch.float64) / d_model),
                              persistent=False)
+        self._cache: dict = {}  # (device, complex dtype) -> rotations of arange(n), built on first use
 
-    def rotate(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        """Rotate ``x: (batch, heads, length, d_model)`` by ``positions: (batch, length)``."""
+    def factor(self, positions: torch.Tensor | None, length: int, device=None, dtype=torch.float32):
+        """Unit complex rotations ``exp(i p theta_j / s)``: ``(batch, 1, length, d_model // 2)``.
+
+        ``positions=None`` means ``arange(length)`` for every sequence: that table is computed once
+        and cached (shape ``(1, 1, length, half)``), so it is not rebuilt per call and per layer.
+        """
+        cdtype = torch.complex128 if dtype == torch.float64 else torch.complex64
+        if positions is None:
+            key = (torch.device(device) if device is not None else self.freq.device, cdtype)
+            cached = self._cache.get(key)
+            if cached is None or cached.shape[2] < length:
+                pos = torch.arange(max(length, 1), dtype=torch.float64, device=self.freq.device)
+                cached = self._polar(pos[None, None, :, None]).to(device=key[0], dtype=cdtype)
+                self._cache[key] = cached
+            return cached[:, :, :length]
+        return self._polar(positions.to(self.freq.device, torch.float64)[:, None, :, None]).to(device, cdtype)
+
+    def _polar(self, pos: torch.Tensor) -> torch.Tensor:
+        angle = pos * self.freq.double() / self.interpolation
+        return torch.polar(torch.ones_like(angle), angle)
+
+    def apply(self, x: torch.Tensor, rot: torch.Tensor) -> torch.Tensor:
+        """Rotate channel pairs of ``x: (..., length, d_model)`` by ``rot`` from :meth:`factor`.
+
+        float32/float64 multiply as complex numbers (one fused op); other dtypes (bf16, fp16) take the
+        same rotation written with cos/sin in the input dtype.
+        """
+        n = 2 * self.freq.numel()
+        head = x if n == x.shape[-1] else x[..., :n]
+        if x.dtype in (torch.float32, torch.float64):
+            if head.storage_offset() % 2 or any(st % 2 for st in head.stride()[:-1]) or head.stride(-1) != 1:
+                head = head.contiguous()
+            z = torch.view_as_complex(head.unflatten(-1, (-1, 2))) * rot.to(
+                torch.complex128 if x.dtype == torch.float64 else torch.complex64
+            )
+            rotated = torch.view_as_real(z).flatten(-2)
+        else:
+            cos, sin = rot.real.to(x.dtype), rot.imag.to(x.dtype)
+            pairs = head.unflatten(-1, (-1, 2))
+            a, b = pairs[..., 0], pairs[..., 1]
+            rotated = torch.stack([a * cos - b * sin, a * sin + b * cos], dim=-1).flatten(-2)
+        return rotated if n == x.shape[-1] else torch.cat([rotated, x[..., n:]], dim=-1)
+
+    def rotate(self, x: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
+        """Rotate ``x: (batch, heads, length, d_model)`` by ``positions: (batch, length)`` (None: arange)."""
         if x.dim() != 4 or x.shape[-1] != self.d_model:
             raise ValueError(
                 f"RoPE expects x of shape (batch, heads, length, {self.d_model}), got {tuple(x.shape)}"
             )
-        positions = check_positions(positions, x.shape[0], x.shape[2], name="RoPE")
-        angle = positions.to(torch.float64)[:, None, :, None] * self.freq / self.interpolation
-        cos, sin = angle.cos().to(x.dtype), angle.sin().to(x.dtype)
-        n = 2 * self.freq.numel()
-        pairs = x[..., :n].unflatten(-1, (-1, 2))
-        a, b = pairs[..., 0], pairs[..., 1]
-        rotated = torch.stack([a * cos - b * sin, a * sin + b * cos], dim=-1).flatten(-2)
-        return torch.cat([rotated, x[..., n:]], dim=-1)
+        if positions is not None:
+            check_positions(positions, x.shape[0], x.shape[2], name="RoPE")
+        return self.apply(x, self.factor(positions, x.shape[2], x.device, x.dtype))
 
 
 def alibi_slopes(n_heads: int) -> torch.Tensor:

@@ -213,6 +213,11 @@ class SequenceModel(nn.Module):
         elif not torch.isfinite(inp).all():
             raise ValueError("SequenceModel expects finite float inputs, got NaN or inf")
 
+    def _embed(self, inp: torch.Tensor) -> torch.Tensor:
+        if self.vocab_size and inp.dtype not in (torch.int64, torch.int32):
+            inp = inp.long()  # nn.Embedding takes int32/int64 ids only
+        return self.embed(inp)
+
     def _check_layer(self, i: int, x: torch.Tensor) -> None:
         if debug.enabled() and not torch.isfinite(x).all():
             raise ValueError(f"SequenceModel layer {i} ({self.mixer_names[i]}) produced NaN or inf")
@@ -238,7 +243,7 @@ class SequenceModel(nn.Module):
         (mixers then build their own ``arange`` and skip re-checking it in every layer).
         """
         self._check(inp)
-        x = self.embed(inp)
+        x = self._embed(inp)
         if positions is not None:
             positions = check_positions(positions, x.shape[0], x.shape[1], name="SequenceModel")
         elif self._random_positions():
@@ -286,7 +291,7 @@ class SequenceModel(nn.Module):
             state = self.init_state(b, inp.device, self.head.weight.dtype)
         self._check_state(state, b)
         pos = (torch.arange(length, device=inp.device) + state["t"]).expand(b, length)
-        x = self.embed(inp)
+        x = self._embed(inp)
         if self.pos is not None and getattr(self.pos, "additive", True):
             x = x + self.pos(pos)
         new = []
@@ -305,7 +310,7 @@ class SequenceModel(nn.Module):
         self._check_state(state, inp_t.shape[0])
         inp = inp_t.unsqueeze(1)
         self._check(inp)
-        x = self.embed(inp)
+        x = self._embed(inp)
         if self.pos is not None and getattr(self.pos, "additive", True):
             x = x + self.pos(torch.full((inp_t.shape[0], 1), state["t"], device=inp_t.device))
         x, new = x[:, 0], []

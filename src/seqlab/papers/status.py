@@ -119,6 +119,12 @@ STATUS: dict[str, Judgement] = {
         "training loss",
     ),
     "Pointer Networks": _j(PARTIAL, "pointer_network + sorting task; missing: the convex hull and TSP tasks"),
+    # -- decode ------------------------------------------------------------------------------------
+    "Diverse Beam Search: Decoding Diverse Solutions from Neural Sequence Models": _j(
+        IMPLEMENTED,
+        "diverse_beam decoder: beam groups with a Hamming diversity penalty; one group at strength 0 equals "
+        "beam search (tests/decode)",
+    ),
     # -- tokenize ----------------------------------------------------------------------------------
     (
         "Neural Discrete Token Representation Learning for Extreme Token Reduction in Video "
