@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 import torch
@@ -106,14 +107,16 @@ def main(argv=None):
                 Block(create("mixer", n, d_model=a.d, **(cfg if n == a.mixer else {})), a.d) for n in names
             )
     test = task.sample(256, seed=10_000 + a.seed, split="test")
+    t0 = time.perf_counter()
 
     def batches(step):
         return task.sample(a.batch, seed=a.seed * 1_000_003 + step)
 
     def eval_fn(m):
-        return {"accuracy": masked_accuracy(m(test["inputs"]), test)}
+        acc = masked_accuracy(m(test["inputs"]), test)
+        print(f"{a.tag} eval acc {acc:.4f} at {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+        return {"accuracy": acc}
 
-    t0 = time.perf_counter()
     res = fit(
         model, batches, steps=a.steps, lr=a.lr, weight_decay=a.wd, warmup=a.warmup, schedule=a.schedule,
         clip=a.clip or None, eval_fn=eval_fn, eval_every=a.eval_every, early_stop=("accuracy", 0.99),
