@@ -107,7 +107,7 @@ def main(argv=None):
                 Block(create("mixer", n, d_model=a.d, **(cfg if n == a.mixer else {})), a.d) for n in names
             )
     test = task.sample(256, seed=10_000 + a.seed, split="test")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
 
     def batches(step):
         return task.sample(a.batch, seed=a.seed * 1_000_003 + step)
@@ -122,13 +122,13 @@ def main(argv=None):
         clip=a.clip or None, eval_fn=eval_fn, eval_every=a.eval_every, early_stop=("accuracy", 0.99),
         progress=False, seed=a.seed,
     )
-    secs = time.perf_counter() - t0
+    secs, cpu = time.perf_counter() - t0, time.process_time() - c0
     accs = [(r["step"], r["accuracy"]) for r in res.history if r.get("eval")]
     row = {
         **{k: v for k, v in vars(a).items() if k != "out"},
         "steps_done": res.steps_done, "reached": res.stopped_early, "final_acc": round(accs[-1][1], 4),
         "best_acc": round(max(x for _, x in accs), 4), "seconds": round(secs, 1),
-        "params": sum(q.numel() for q in model.parameters()),
+        "cpu_seconds": round(cpu, 1), "params": sum(q.numel() for q in model.parameters()),
     }
     with open(a.out, "a") as f:
         f.write(json.dumps(row) + "\n")
