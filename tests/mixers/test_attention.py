@@ -108,7 +108,7 @@ def test_window_cache_is_bounded_and_full_cache_grows():
 
 
 def test_rope_scores_depend_only_on_position_differences():
-    m = make(pos="rope")
+    m = make(pos="rope", n_heads=4)
     q, k = rand(2, 4, 7, 4, seed=1), rand(2, 4, 7, 4, seed=2)
     pos = torch.tensor([[0, 1, 2, 5, 9, 10, 30]] * 2)
     scores = m.rope.rotate(q, pos) @ m.rope.rotate(k, pos).transpose(-1, -2)

@@ -63,7 +63,7 @@ def test_uses_randomized_pe_paper_and_cites_chomsky():
 
 
 def _bracket_eval(s):
-    text = "".join("+-()"[t - 5] if t >= 5 else str(t) for t in s)
+    text = "".join("+-()*"[t - 5] if t >= 5 else str(t) for t in s)
     return eval(text) % 5
 
 
@@ -71,11 +71,19 @@ def test_modular_arithmetic_brackets():
     _check("modular_arithmetic_brackets", lambda s: [_bracket_eval(s)])
 
 
+def test_modular_arithmetic_brackets_uses_all_three_operators():
+    # both published Chomsky-hierarchy codebases build this task with +, - and *
+    x = create("task", "modular_arithmetic_brackets").sample(200, seed=0, length=21)["inputs"]
+    counts = {op: int((x == tok).sum()) for op, tok in (("+", 5), ("-", 6), ("*", 9))}
+    assert all(c > 0 for c in counts.values()), counts
+
+
 def test_solve_equation():
     def solve(s):
-        eq = s.index(10)
-        sols = [d for d in range(5) if _bracket_eval([d if t == 9 else t for t in s[:eq]]) == s[eq + 1]]
-        assert len(sols) == 1 and s.count(9) == 1
+        eq = s.index(11)
+        assert 9 not in s  # no multiplication: the hidden digit must be unique
+        sols = [d for d in range(5) if _bracket_eval([d if t == 10 else t for t in s[:eq]]) == s[eq + 1]]
+        assert len(sols) == 1 and s.count(10) == 1
         return sols
 
     _check("solve_equation", solve, lengths=(3, 4, 9, 40, 57))

@@ -197,3 +197,74 @@ def test_hooks_order_and_bad_args():
         fit(_model(), parity_batch, steps=1, amp="bf16", progress=False)
     with pytest.raises(ValueError, match="resume=True needs"):
         fit(_model(), parity_batch, steps=1, resume=True, progress=False)
+
+
+# -- optimizer parameter groups (train/optim.py) ---------------------------------------------------
+def test_param_groups_split_by_dimension_embedding_norm_and_tag():
+    from seqlab.models import SequenceModel
+    from seqlab.train.optim import no_weight_decay, param_groups, split_decay
+
+    model = SequenceModel(mixer="attention", d_model=16, n_layers=2, vocab_size=10, pos_enc="learned")
+    decay, rest = (dict(x) for x in split_decay(model))
+    assert set(decay) | set(rest) == {n for n, _ in model.named_parameters()} and not set(decay) & set(rest)
+    assert all(p.dim() >= 2 for p in decay.values())
+    assert {"embed.weight", "pos.table.weight", "norm.weight", "norm.bias", "head.bias"} <= set(rest)
+    assert {"head.weight", "blocks.0.mixer.qkv.weight", "blocks.1.mlp.0.weight"} <= set(decay)
+    assert all(n.endswith("bias") or "norm" in n or n in ("embed.weight", "pos.table.weight") for n in rest)
+    # the tag moves a matrix to the no-decay group
+    no_weight_decay(model.head.weight)
+    decay, rest = (dict(x) for x in split_decay(model))
+    assert "head.weight" in rest and "head.weight" not in decay
+    groups = param_groups(model, 0.1)
+    assert [(g["name"], g["weight_decay"]) for g in groups] == [("decay", 0.1), ("no_decay", 0.0)]
+    assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
+    with pytest.raises(ValueError, match="non-negative"):
+        param_groups(model, -0.1)
+    frozen = nn.Linear(2, 2).requires_grad_(False)
+    with pytest.raises(ValueError, match="no trainable"):
+        param_groups(frozen, 0.1)
+
+
+def test_fit_decays_only_the_decay_group():
+    from seqlab.train.optim import no_weight_decay
+
+    class Probe(Tiny):
+        def __init__(self):
+            super().__init__()
+            self.plain = nn.Parameter(torch.ones(3, 3))
+            self.tagged = no_weight_decay(nn.Parameter(torch.ones(3, 3)))
+            self.gain = nn.Parameter(torch.ones(3))
+
+        def forward(self, x):  # zero gradient for the probes, so only weight decay moves them
+            return super().forward(x) + 0 * (self.plain.sum() + self.tagged.sum() + self.gain.sum())
+
+    seen = {}
+
+    class Groups(Callback):
+        def on_fit_start(self, model, opt):
+            seen["groups"] = [(g["name"], g["weight_decay"], len(g["params"])) for g in opt.param_groups]
+
+    model = Probe()
+    fit(model, parity_batch, steps=5, lr=0.1, weight_decay=0.5, schedule="constant", clip=None,
+        callbacks=[Groups()], progress=False)
+    assert [g[:2] for g in seen["groups"]] == [("decay", 0.5), ("no_decay", 0.0)]
+    assert torch.allclose(model.plain, torch.full((3, 3), (1 - 0.1 * 0.5) ** 5))
+    assert torch.equal(model.tagged, torch.ones(3, 3)) and torch.equal(model.gain, torch.ones(3))
+
+
+SSM_DYNAMICS = (
+    "A_log", "log_dt", "dt_bias", "dt_proj.bias", "log_neg_re", ".im", "nu_log", "theta_log", "gamma_log"
+)
+
+
+@pytest.mark.parametrize("mixer", ["mamba", "mamba2", "s4", "s4d", "lru", "s5", "lssl", "samba"])
+def test_ssm_dynamics_parameters_are_never_decayed(mixer):
+    # S4 and Mamba exclude their eigenvalues / decay rates / step sizes from weight decay
+    from seqlab.models import SequenceModel
+    from seqlab.train.optim import split_decay
+
+    model = SequenceModel(mixer=mixer, d_model=16, n_layers=1, vocab_size=8)
+    decay, rest = (dict(x) for x in split_decay(model))
+    dyn = [n for n in rest if any(n.endswith(k) for k in SSM_DYNAMICS)]
+    assert dyn, f"{mixer}: no dynamics parameter found among {sorted(rest)}"
+    assert not [n for n in decay if any(n.endswith(k) for k in SSM_DYNAMICS)]

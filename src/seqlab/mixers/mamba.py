@@ -107,6 +107,7 @@ class Mamba(Mixer):
         self.x_proj = nn.Linear(di, self.dt_rank + 2 * d_state, bias=False)
         self.dt_proj = nn.Linear(self.dt_rank, di)
         self.A_log = nn.Parameter(torch.log(torch.arange(1, d_state + 1, dtype=torch.float32)).repeat(di, 1))
+        self.A_log._no_weight_decay = True  # Mamba excludes A_log from weight decay (train/optim.py)
         self.D = nn.Parameter(torch.ones(di))
         self.out_proj = nn.Linear(di, d_model, bias=False)
         with torch.no_grad():  # delta starts log-uniform in [dt_min, dt_max] (bias = softplus^-1)

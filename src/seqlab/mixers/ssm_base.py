@@ -123,6 +123,8 @@ class ComplexEigs(ConvSSM):
         self.B = cparam(b.expand(h, half))
         self.C = cparam(self._randc())
         self.C_back = cparam(self._randc()) if self.bidirectional else None
+        for p in (self.log_neg_re, self.im, self.B):  # S4 keeps A and B out of weight decay
+            p._no_weight_decay = True
 
     def _randc(self) -> torch.Tensor:
         shape = (self.d_model, self.d_state // 2)

@@ -1,13 +1,15 @@
 """Deterministic context-free tasks of "Neural Networks and the Chomsky Hierarchy" (arXiv 2207.02098);
 format and lengths as in :mod:`seqlab.tasks.chomsky`.
 
-    modular_arithmetic_brackets  value mod 5 of a bracketed +,- expression of exact length L, grown as
-                                 E -> d | -d | (d) | (-d) | (E op E)
+    modular_arithmetic_brackets  value mod 5 of a bracketed +,-,* expression of exact length L, grown as
+                                 E -> d | -d | (d) | (-d) | (E op E), op uniform over + - *
+                                 (both published codebases of the paper build it with multiplication)
     reverse_string               output s_L .. s_1
     stack_manipulation           binary stack (bottom to top) then POP / PUSH 0 / PUSH 1 actions;
                                  output the final stack top to bottom, then termination (class 2)
-    solve_equation               a bracketed expression of length L-2 with one digit replaced by x,
-                                 then "= value"; output the hidden digit
+    solve_equation               a bracketed +,- expression of length L-2 with one digit replaced by x,
+                                 then "= value"; output the hidden digit (no *: a factor 0 would make
+                                 x ambiguous, while with + and - the digit is unique mod 5)
 """
 
 from __future__ import annotations
@@ -21,11 +23,15 @@ from seqlab.tasks.base import python_rng
 from seqlab.tasks.chomsky import MOD, ChomskyTask, chomsky_task, terminated
 
 # tokens of the bracketed tasks: digits 0..4, then these
-B_PLUS, B_MINUS, B_OPEN, B_CLOSE, B_X, B_EQ = MOD, MOD + 1, MOD + 2, MOD + 3, MOD + 4, MOD + 5
+B_PLUS, B_MINUS, B_OPEN, B_CLOSE, B_TIMES, B_X, B_EQ = (MOD + i for i in range(7))
+BRACKET_OPS = (B_PLUS, B_MINUS, B_TIMES)
 
 
-def bracket_expression(rng: random.Random, length: int) -> tuple[list[int], int]:
-    """A random bracketed +,- expression of exactly ``length`` tokens and its value mod 5."""
+def bracket_expression(
+    rng: random.Random, length: int, ops: tuple[int, ...] = BRACKET_OPS
+) -> tuple[list[int], int]:
+    """A random bracketed expression of exactly ``length`` tokens over ``ops`` (a subset of
+    ``B_PLUS, B_MINUS, B_TIMES``, each picked uniformly at every inner node) and its value mod 5."""
     d = rng.randrange(MOD)
     if length == 1:
         return [d], d
@@ -36,19 +42,19 @@ def bracket_expression(rng: random.Random, length: int) -> tuple[list[int], int]
     if length == 4:
         return [B_OPEN, B_MINUS, d, B_CLOSE], -d % MOD
     left = rng.randrange(1, length - 3)
-    a, va = bracket_expression(rng, left)
-    b, vb = bracket_expression(rng, length - 3 - left)
-    if rng.randrange(2) == 0:
-        return [B_OPEN, *a, B_PLUS, *b, B_CLOSE], (va + vb) % MOD
-    return [B_OPEN, *a, B_MINUS, *b, B_CLOSE], (va - vb) % MOD
+    a, va = bracket_expression(rng, left, ops)
+    b, vb = bracket_expression(rng, length - 3 - left, ops)
+    op = ops[rng.randrange(len(ops))]
+    value = va + vb if op == B_PLUS else va - vb if op == B_MINUS else va * vb
+    return [B_OPEN, *a, op, *b, B_CLOSE], value % MOD
 
 
-@chomsky_task("modular_arithmetic_brackets", "context-free", "value mod 5 of a bracketed +,- expression")
+@chomsky_task("modular_arithmetic_brackets", "context-free", "value mod 5 of a bracketed +,-,* expression")
 @dataclass
 class ModularArithmeticBrackets(ChomskyTask):
-    """Digits 0..4, + (5), - (6), ( (7), ) (8); class = value mod 5."""
+    """Digits 0..4, + (5), - (6), ( (7), ) (8), * (9); class = value mod 5."""
 
-    n_symbols = 9
+    n_symbols = 10
     n_classes = MOD
 
     def make(self, n, L, g):
@@ -116,9 +122,10 @@ class StackManipulation(ChomskyTask):
 @chomsky_task("solve_equation", "context-free", "find the digit x solving a bracketed mod-5 equation")
 @dataclass
 class SolveEquation(ChomskyTask):
-    """Tokens of ``modular_arithmetic_brackets`` plus x (9) and = (10); needs ``L >= 3``."""
+    """Tokens of ``modular_arithmetic_brackets`` plus x (10) and = (11); the expression uses + and -
+    only (``*`` stays unused), so the hidden digit is unique. Needs ``L >= 3``."""
 
-    n_symbols = 11
+    n_symbols = 12
     n_classes = MOD
     min_length = 3
 
@@ -126,7 +133,7 @@ class SolveEquation(ChomskyTask):
         rng = python_rng(g)
         xs, ys = [], []
         for _ in range(n):
-            expr, value = bracket_expression(rng, L - 2)
+            expr, value = bracket_expression(rng, L - 2, (B_PLUS, B_MINUS))
             digits = [i for i, t in enumerate(expr) if t < MOD]
             i = digits[rng.randrange(len(digits))]
             ys.append([expr[i]])

@@ -66,7 +66,8 @@ class MissingDuplicateString(ChomskyTask):
 @chomsky_task("odds_first", "context-sensitive", "output the odd-indexed tokens, then the even-indexed")
 @dataclass
 class OddsFirst(ChomskyTask):
-    """Output ``s_1 s_3 ... s_2 s_4 ...`` (1-based indices)."""
+    """Output ``s_1 s_3 ... s_2 s_4 ...`` (1-based indices), the order of the paper's text. The reference
+    code's ``sample_batch`` puts the 0-based indices ``1::2`` first (``s_2 s_4 ... s_1 s_3 ...``)."""
 
     def out_length(self, length):
         return length

@@ -4,6 +4,7 @@ from seqlab.train.callbacks import Callback
 from seqlab.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from seqlab.train.loop import FitResult, fit, lr_at
 from seqlab.train.losses import masked_accuracy, masked_loss
+from seqlab.train.optim import no_weight_decay, param_groups
 
 __all__ = [
     "Callback",
@@ -14,5 +15,7 @@ __all__ = [
     "lr_at",
     "masked_accuracy",
     "masked_loss",
+    "no_weight_decay",
+    "param_groups",
     "save_checkpoint",
 ]

@@ -1,9 +1,11 @@
 """The one training loop: :func:`fit`.
 
-AdamW (or Adam/SGD), linear warm-up + cosine (or constant) learning rate, gradient clipping,
-periodic evaluation with early stopping on a target metric, bf16 autocast on CUDA, a progress bar
-(loss, accuracy, tokens/s), and atomic safetensors + JSON checkpoints from which ``resume=True``
-continues a killed run exactly (on CPU the final parameters equal an uninterrupted run's).
+AdamW (or Adam/SGD) over two parameter groups (:func:`seqlab.train.optim.param_groups`: weight
+matrices decayed; biases, norms, embeddings and tagged SSM parameters not), linear warm-up + cosine
+(or constant) learning rate, gradient clipping, periodic evaluation with early stopping on a target
+metric, bf16 autocast on CUDA, a progress bar (loss, accuracy, tokens/s), and atomic safetensors +
+JSON checkpoints from which ``resume=True`` continues a killed run exactly (on CPU the final
+parameters equal an uninterrupted run's).
 
 Exact resume needs the batch at step ``s`` to be a function of ``s``: pass ``batches`` as a callable
 ``batches(step) -> batch``. An iterable is re-iterated from its start and the consumed batches skipped.
@@ -25,6 +27,7 @@ from seqlab.train import distributed as ddp
 from seqlab.train.callbacks import Callback
 from seqlab.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from seqlab.train.losses import masked_accuracy, masked_loss
+from seqlab.train.optim import make_optimizer, param_groups
 
 LossFn = Callable[[nn.Module, dict[str, Any]], tuple[torch.Tensor, Any]]
 
@@ -56,16 +59,6 @@ def lr_at(step: int, *, lr: float, steps: int, warmup: int, schedule: str) -> fl
         return lr
     span = max(1, steps - warmup)
     return lr * 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - warmup) / span)))
-
-
-def make_optimizer(name: str, params, lr: float, weight_decay: float) -> torch.optim.Optimizer:
-    if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay, momentum=0.9)
-    raise ValueError(f"optimizer must be 'adamw', 'adam' or 'sgd', got {name!r}")
 
 
 def _to_device(batch: dict[str, Any], device) -> dict[str, Any]:
@@ -160,7 +153,8 @@ def fit(
     model.to(device).train()
     rank, world = ddp.init_distributed()  # under torchrun: DDP over the default process group
     train_model = ddp.wrap_model(model, device)
-    opt = make_optimizer(optimizer, [p for p in model.parameters() if p.requires_grad], lr, weight_decay)
+    # decay matrices only; biases, norms, embeddings and tagged SSM parameters are not (train/optim.py)
+    opt = make_optimizer(optimizer, param_groups(model, weight_decay), lr)
 
     start, history, stopped = 0, [], False
     if resume and rank > 0:
