@@ -104,7 +104,7 @@ name: models
 defaults: {steps: 10}
 experiments:
   - task: mqar
-    task_params: {vocab_size: 32, seq_len: 32, n_pairs: 4}
+    task_params: {vocab_size: 64, seq_len: 32, n_pairs: 4}
     mixers: [attention, lstm]
     widths: [64]
     pos_enc: [none]
