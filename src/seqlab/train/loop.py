@@ -25,7 +25,7 @@ from torch import nn
 
 from seqlab.train import distributed as ddp
 from seqlab.train.callbacks import Callback
-from seqlab.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from seqlab.train.checkpoint import latest_checkpoint, load_checkpoint, read_checkpoint_meta, save_checkpoint
 from seqlab.train.losses import masked_accuracy, masked_loss
 from seqlab.train.optim import make_optimizer, param_groups
 
@@ -168,14 +168,15 @@ def fit(
             "the checkpoint to resume (step, -1 for none); checkpoint_dir must be a folder every rank sees",
         )
     if path is not None:
+        saved = read_checkpoint_meta(path)["step"]  # checked before the tensors are loaded
+        if saved > steps:
+            raise ValueError(
+                f"checkpoint {path} is at step {saved}, beyond steps={steps} of this run; resume with "
+                f"steps >= {saved}, or delete the folder {path.parent} to start over"
+            )
         state = load_checkpoint(path, model, opt, device)
         ddp.check_world_size(state, path)
         start, history, stopped = state["step"], state["history"], state["stopped_early"]
-        if start > steps:
-            raise ValueError(
-                f"checkpoint {path} is at step {start}, beyond steps={steps} of this run; resume with "
-                f"steps >= {start}, or delete the folder {path.parent} to start over"
-            )
     else:
         torch.manual_seed(seed)
     for cb in callbacks:
