@@ -41,6 +41,7 @@ class ToyCumMean(Mixer):
 
     modes = ("parallel", "chunked")
     state_size = "d_model"
+    state_growth = "constant"
 
     def __init__(self, d_model, **kw):
         super().__init__(d_model)

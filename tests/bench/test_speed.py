@@ -76,23 +76,18 @@ def test_a_check_on_a_flagged_cell_says_unreliable_not_pass_or_fail():
     assert out["e"]["verdict"] == "n/a"
 
 
-def test_state_growth_is_read_from_the_class_with_the_old_rule_as_fallback(monkeypatch):
+def test_state_growth_is_read_from_the_class_or_the_built_mixer(monkeypatch):
     from seqlab.registry import get
 
     cls = get("mixer", "mamba2").obj
-    monkeypatch.setattr(cls, "state_growth", "window", raising=False)
+    assert speed.state_growth("mamba2") == "constant"
+    monkeypatch.setattr(cls, "state_growth", "window")
     assert speed.state_growth("mamba2") == "window"
-    monkeypatch.delattr(cls, "state_growth", raising=False)
-    if getattr(cls, "state_growth", None) is None:  # the fallback: step mode, state not sized by L
-        assert speed.state_growth("mamba2") == "constant"
     mixer = speed_table.build("mamba2", 32, 0)
     mixer.state_growth = "linear"  # an instance attribute (config-dependent) wins over the class
     assert speed.state_growth("mamba2", mixer) == "linear"
-    attn = get("mixer", "attention").obj
-    if getattr(attn, "state_growth", None) is None:
-        assert speed.state_growth("attention") is None  # state O(L * d_model): not checked
-    else:
-        assert speed.state_growth("attention") == "linear"
+    assert speed.state_growth("attention") == "linear"
+    assert speed.state_growth("samba") == "window"
 
 
 def test_tables_mark_unreliable_cells():

@@ -71,7 +71,7 @@ def build_model(cfg: RunConfig, task):
         **({"random_positions_at_eval": True} if cfg.random_positions_at_eval else {}),
     )
     if cfg.state_init != "zero" and not has_fixed_size_state(model.blocks[0].mixer):
-        growth = getattr(type(model.blocks[0].mixer), "state_growth", None)
+        growth = getattr(model.blocks[0].mixer, "state_growth", None)
         raise ValueError(
             f"state_init={cfg.state_init!r} needs a recurrent mixer with a fixed-size state "
             f"(state_growth 'constant'); {cfg.mixer!r} has state_growth {growth!r}"
@@ -80,16 +80,9 @@ def build_model(cfg: RunConfig, task):
 
 
 def has_fixed_size_state(mixer) -> bool:
-    """Whether ``mixer``'s recurrent state stays the same size however long the input.
-
-    Read from the mixer class's ``state_growth`` ("constant" / "window" / "linear"); for a class
-    that does not declare it yet, the older rule: a chunked mode and a state size that is not O(L).
-    """
-    growth = getattr(type(mixer), "state_growth", None)
-    if growth is not None:
-        return growth == "constant"
-    modes = getattr(mixer, "modes", ())
-    return "chunked" in modes and "O(L" not in str(getattr(mixer, "state_size", ""))
+    """Whether ``mixer``'s recurrent state stays the same size however long the input: its declared
+    ``state_growth`` is "constant" (read from the instance: attention with a window is "window")."""
+    return getattr(mixer, "state_growth", None) == "constant"
 
 
 def spread(values, k: int) -> list[int]:

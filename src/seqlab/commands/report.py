@@ -32,19 +32,27 @@ def build_report(store, out: Path, *, keys=None, title="seqlab benchmark report"
     """
     import seqlab.bench.speed.section  # noqa: F401  (registers the speed section of store rows)
     import seqlab.continual.report  # noqa: F401  (registers the continual section)
-    from seqlab.bench.findings import check_findings
+    from seqlab.bench.findings import evaluate_findings
     from seqlab.bench.report import write_report
-    from seqlab.papers.claims import claims_table
+    from seqlab.experiments.claim import claims_html, claims_markdown
+    from seqlab.experiments.report import Section
+    from seqlab.papers.claims import evaluate_all
 
     wanted = None if keys is None else set(keys)
     rows = [r for r in store.rows() if wanted is None or r["kind"] != "bench" or r["key"] in wanted]
-    bench = [r for r in rows if r["kind"] == "bench"]
+    claims = []
+    for heading, results, order in (
+        ("Default-suite findings (claims)", evaluate_findings(store), 10),
+        ("Paper claims", evaluate_all(store), 20),
+    ):
+        claims.append(
+            Section(heading, html=claims_html(results), markdown=claims_markdown(results), order=order)
+        )
     return write_report(
         rows,
         out,
         title=title,
-        findings=check_findings(bench),
-        claims=claims_table(store),
+        claims=claims,
         speed_json=speed,
         current_version=store.code_version,
     )

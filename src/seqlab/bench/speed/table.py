@@ -11,7 +11,6 @@ the cell's budget.
 from __future__ import annotations
 
 import math
-import re
 
 import torch
 from rich.console import Console
@@ -24,21 +23,11 @@ from seqlab.registry import create, entries, get
 LINEAR_TIME = ("constant", "window")  # state growth whose time must scale linearly with length
 
 
-def state_growth(name: str, mixer=None) -> str | None:
-    """The mixer's declared ``state_growth`` ("constant" / "window" / "linear").
-
-    Read from the built ``mixer`` when given (it may depend on the config, e.g. attention with a
-    sliding window), else from the class. Fallback until every mixer declares it: the old rule (a
-    step mode and a ``state_size`` with no ``L`` or ``max_len`` in it) gives "constant", anything
-    else None (not checked).
-    """
-    cls = get("mixer", name).obj
-    declared = getattr(mixer if mixer is not None else cls, "state_growth", None)
-    if declared is not None:
-        return declared
-    modes = getattr(cls, "modes", ())
-    size = str(getattr(cls, "state_size", ""))
-    return "constant" if "step" in modes and not re.search(r"\bL\b|max_len", size) else None
+def state_growth(name: str, mixer=None) -> str:
+    """The mixer's declared ``state_growth`` ("constant" / "window" / "linear"): read from the built
+    ``mixer`` when given (it may depend on the config, e.g. attention with a sliding window), else
+    from the class (:class:`seqlab.mixers.base.Mixer` declares it once per mixer)."""
+    return (mixer if mixer is not None else get("mixer", name).obj).state_growth
 
 
 def build(name: str, d_model: int, seed: int, device: str = "cpu"):
