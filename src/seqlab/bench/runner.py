@@ -38,8 +38,12 @@ def run_grid(
     progress: bool = True,
     run_fn: Callable | None = None,
     log: Callable[[str], None] = print,
+    executor=None,
 ) -> GridOutcome:
-    """Train every run of ``runs`` not yet in ``store`` (rows of kind "bench")."""
+    """Train every run of ``runs`` not yet in ``store`` (rows of kind "bench").
+
+    ``executor``: a :class:`~seqlab.experiments.runner.CellExecutor` instead of local workers.
+    """
     return run_cells(
         runs,
         store,
@@ -52,6 +56,7 @@ def run_grid(
         progress=progress,
         label=_label,
         log=log,
+        executor=executor,
     )
 
 

@@ -40,6 +40,30 @@ def add_arguments(p):
         default=2,
         help="worker processes (one thread each); 0 = in-process",
     )
+    p.add_argument(
+        "--executor",
+        choices=("process", "ray"),
+        default="process",
+        help="where cells train: local worker processes (default) or Ray tasks (pip install 'seqlab[ray]')",
+    )
+    p.add_argument(
+        "--address",
+        default=None,
+        help="with --executor ray: the cluster (host:port, ray://host:port or auto); "
+        "default: a local Ray with --workers CPUs",
+    )
+    p.add_argument(
+        "--cpus-per-cell", type=float, default=1.0, help="with --executor ray: CPUs each cell asks for"
+    )
+    p.add_argument(
+        "--gpus-per-cell", type=float, default=0.0, help="with --executor ray: GPUs each cell asks for"
+    )
+    p.add_argument(
+        "--max-retries",
+        type=workers_arg,
+        default=2,
+        help="with --executor ray: retries of a cell whose worker dies or whose run raises",
+    )
     p.add_argument("--resume", action="store_true", help="continue interrupted runs from their checkpoints")
     p.add_argument(
         "--rerun-stale",
@@ -71,6 +95,24 @@ def run(args) -> int:
     if args.grid and args.suite:
         raise ValueError("give either --suite or --grid, not both")
     validate_workers(args.workers)
+    executor_name = getattr(args, "executor", "process")
+    if executor_name != "ray":
+        given = [
+            flag
+            for flag, value, default in (
+                ("--address", getattr(args, "address", None), None),
+                ("--cpus-per-cell", getattr(args, "cpus_per_cell", 1.0), 1.0),
+                ("--gpus-per-cell", getattr(args, "gpus_per_cell", 0.0), 0.0),
+                ("--max-retries", getattr(args, "max_retries", 2), 2),
+            )
+            if value != default
+        ]
+        if given:
+            raise ValueError(f"{', '.join(given)} only apply with --executor ray")
+    elif args.address is not None:
+        from seqlab.experiments.ray_executor import check_reachable
+
+        check_reachable(args.address)  # fail in seconds, before the grid is built or the store opened
     grid = (
         load_grid(args.grid, args.overrides)
         if args.grid
@@ -105,6 +147,18 @@ def run(args) -> int:
                 else ""
             )
         )
+        executor = None
+        if executor_name == "ray":
+            from seqlab.experiments.ray_executor import RayCells
+
+            executor = RayCells(
+                args.address,
+                cpus_per_cell=args.cpus_per_cell,
+                gpus_per_cell=args.gpus_per_cell,
+                max_retries=args.max_retries,
+                num_cpus=max(1, args.workers),
+            )
+            print(f"executor: {executor.describe()}")
         try:
             out = run_grid(
                 grid.runs,
@@ -113,6 +167,7 @@ def run(args) -> int:
                 workers=args.workers,
                 resume=args.resume,
                 rerun_stale=args.rerun_stale,
+                executor=executor,
             )
         except Terminated:
             print(f"seqlab bench: terminated; finished runs are in {args.store}, rerun to continue")

@@ -17,6 +17,9 @@ fills a 2-core machine; ``workers=0`` runs in-process.
   pid changes (the fallback elsewhere). SIGTERM to the parent terminates the workers and raises
   :class:`Terminated` (a ``KeyboardInterrupt``, so commands exit non-zero).
 - ``rerun_stale=True`` retrains the cells whose rows another code version made (the row is replaced).
+- Where the cells train is a :class:`CellExecutor`: the local process pool (:class:`ProcessPoolCells`,
+  the default) or another one passed as ``executor=`` (e.g.
+  :class:`seqlab.experiments.ray_executor.RayCells`); claims, the store and the report stay here.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from seqlab.experiments.store import ResultStore
 
@@ -125,6 +129,55 @@ def _stop_pool(pool: ProcessPoolExecutor) -> None:
                 p.kill()
 
 
+class CellExecutor(Protocol):
+    """Where the cells of :func:`run_cells` train; the caller alone claims cells and writes the store.
+
+    ``slots`` cells are in flight at once. ``submit`` starts ``run_fn(cell, checkpoint_dir=ckpt,
+    resume=resume)`` and returns a hashable handle; ``wait`` returns the handles among ``handles``
+    that finished within ``timeout`` seconds; ``result`` gives ``("ok", result dict)`` or
+    ``("error", message)`` of a finished handle; ``close`` ends a finished sweep, ``stop`` aborts one
+    (cells in flight are dropped, their claims released by :func:`run_cells`).
+    """
+
+    slots: int
+
+    def submit(self, run_fn: Callable, cell, ckpt: str, resume: bool) -> Any: ...
+
+    def wait(self, handles: list, timeout: float) -> list: ...
+
+    def result(self, handle) -> tuple[str, Any]: ...
+
+    def close(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class ProcessPoolCells:
+    """The default :class:`CellExecutor`: ``workers`` spawned processes that die with the parent."""
+
+    def __init__(self, workers: int):
+        self.slots = workers
+        ctx = mp.get_context("spawn")
+        self.pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=ctx, initializer=init_worker, initargs=(os.getpid(),)
+        )
+
+    def submit(self, run_fn, cell, ckpt, resume):
+        return self.pool.submit(_call, run_fn, cell, ckpt, resume)
+
+    def wait(self, handles, timeout):
+        return list(wait(handles, timeout=timeout, return_when=FIRST_COMPLETED)[0])
+
+    def result(self, handle):
+        return handle.result()
+
+    def close(self):
+        self.pool.shutdown(wait=True)
+
+    def stop(self):
+        _stop_pool(self.pool)
+
+
 def run_cells(
     cells: list,
     store: ResultStore,
@@ -140,8 +193,12 @@ def run_cells(
     log: Callable[[str], None] = print,
     poll: float = 0.5,
     device: str | None = None,
+    executor: CellExecutor | None = None,
 ) -> GridOutcome:
-    """Train every cell of ``cells`` not yet in ``store`` (see the module docstring)."""
+    """Train every cell of ``cells`` not yet in ``store`` (see the module docstring).
+
+    ``executor`` (optional) trains the cells instead of ``workers`` local processes.
+    """
     workers = validate_workers(workers)
     label = label or _default_label
     have = store.keys(kind)
@@ -210,11 +267,11 @@ def run_cells(
             busy += 1
         return None
 
-    pool = None
+    ex = None
     store.start_heartbeat()
     try:
         with _sigterm_raises():
-            if workers == 0:
+            if workers == 0 and executor is None:
                 while todo:
                     cell = next_cell(0)
                     if cell is None:
@@ -222,29 +279,25 @@ def run_cells(
                         continue
                     finish(cell, *_call(run_fn, cell, str(ckpt_root / cell.key()), resume))
             else:
-                ctx = mp.get_context("spawn")
-                pool = ProcessPoolExecutor(
-                    max_workers=workers, mp_context=ctx, initializer=init_worker, initargs=(os.getpid(),)
-                )
+                ex = executor if executor is not None else ProcessPoolCells(workers)
                 pending = {}
                 while todo or pending:
-                    while len(pending) < workers:
+                    while len(pending) < ex.slots:
                         cell = next_cell(len(pending))
                         if cell is None:
                             break
                         ck = str(ckpt_root / cell.key())
-                        pending[pool.submit(_call, run_fn, cell, ck, resume)] = cell
+                        pending[ex.submit(run_fn, cell, ck, resume)] = cell
                     if not pending:
                         time.sleep(poll)
                         continue
-                    finished, _ = wait(pending, timeout=poll, return_when=FIRST_COMPLETED)
-                    for fut in finished:
-                        finish(pending.pop(fut), *fut.result())
-                pool.shutdown(wait=True)
-                pool = None
+                    for handle in ex.wait(list(pending), poll):
+                        finish(pending.pop(handle), *ex.result(handle))
+                ex.close()
+                ex = None
     finally:
-        if pool is not None:
-            _stop_pool(pool)
+        if ex is not None:
+            ex.stop()
         store.stop_heartbeat()
         store.release_all()
         if bar is not None:
@@ -252,4 +305,12 @@ def run_cells(
     return out
 
 
-__all__ = ["GridOutcome", "Terminated", "init_worker", "run_cells", "validate_workers"]
+__all__ = [
+    "CellExecutor",
+    "GridOutcome",
+    "ProcessPoolCells",
+    "Terminated",
+    "init_worker",
+    "run_cells",
+    "validate_workers",
+]
