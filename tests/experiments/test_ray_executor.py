@@ -3,18 +3,19 @@
 import os
 import signal
 import socket
+import sys
 import textwrap
+import threading
 import time
 
 import pytest
+import ray  # the [ray] extra, installed by the README's test command
 
-ray = pytest.importorskip("ray", reason="the [ray] extra is not installed")
-
-from seqlab import cli  # noqa: E402
-from seqlab.experiments.config import RunConfig  # noqa: E402
-from seqlab.experiments.ray_executor import RayCells, RayUnavailable, split_address  # noqa: E402
-from seqlab.experiments.runner import run_cells  # noqa: E402
-from seqlab.experiments.store import ResultStore  # noqa: E402
+from seqlab import cli
+from seqlab.experiments.config import RunConfig
+from seqlab.experiments.ray_executor import RayCells, RayUnavailable, split_address
+from seqlab.experiments.runner import Terminated, run_cells
+from seqlab.experiments.store import ResultStore
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -194,3 +195,53 @@ def test_bench_on_ray_stores_what_the_process_pool_stores(tmp_path, capsys):
         pool, on_ray = a.rows(kind="bench"), b.rows(kind="bench")
     assert len(pool) == 2
     assert sorted(map(_comparable, pool), key=str) == sorted(map(_comparable, on_ray), key=str)
+
+
+def test_resume_reaches_the_task_with_the_cells_checkpoint_folder(tmp_path):
+    seen = []
+
+    def fake(cfg, checkpoint_dir=None, resume=False):
+        return {"metric": "accuracy", "score": 0.5, "ckpt": checkpoint_dir, "resume": resume}
+
+    with ResultStore(tmp_path / "s.sqlite") as store:
+        run_cells(_cells(1), store, fake, executor=RayCells(), resume=True, progress=False, poll=0.05)
+        seen = [r["result"] for r in store.rows(kind="bench")]
+    assert seen == [
+        {
+            "metric": "accuracy",
+            "score": 0.5,
+            "ckpt": str(tmp_path / "checkpoints" / _cells(1)[0].key()),
+            "resume": True,
+        }
+    ]
+
+
+def test_a_terminated_sweep_cancels_its_tasks_and_releases_its_claims(tmp_path):
+    started = tmp_path / "started"
+
+    def slow(cfg, checkpoint_dir=None, resume=False):
+        started.touch()
+        time.sleep(120)
+        return {"score": 0.0}
+
+    ex = RayCells(max_retries=0)
+    with ResultStore(tmp_path / "s.sqlite") as store:
+
+        def term():
+            while not started.exists():
+                time.sleep(0.05)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        threading.Thread(target=term, daemon=True).start()
+        with pytest.raises(Terminated):
+            run_cells(_cells(2), store, slow, executor=ex, progress=False, poll=0.05)
+        assert store.claims() == [] and len(store) == 0
+    assert not ex.refs
+    both_cpus = ray.remote(num_cpus=2)(lambda: "free")
+    assert ray.get(both_cpus.remote(), timeout=60) == "free"  # the sleeping cells' workers were killed
+
+
+def test_without_ray_installed_the_error_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
+    with pytest.raises(RayUnavailable, match=r"pip install 'seqlab\[ray\]'"):
+        RayCells()

@@ -140,14 +140,14 @@ def run(args) -> int:
         stale = store.stale_keys("bench") & {r.key() for r in grid.runs}
         print(
             f"seqlab bench: grid {grid.name!r}, {len(grid.runs)} runs, store {args.store}, "
-            f"{args.workers} workers"
+            + (f"{args.workers} workers" if executor_name != "ray" else "Ray tasks")
             + (
                 f"; {len(stale)} stale rows {'to retrain' if args.rerun_stale else '(--rerun-stale)'}"
                 if stale
                 else ""
             )
         )
-        executor = None
+        executor, run_fn = None, None
         if executor_name == "ray":
             from seqlab.experiments.ray_executor import RayCells
 
@@ -159,6 +159,12 @@ def run(args) -> int:
                 num_cpus=max(1, args.workers),
             )
             print(f"executor: {executor.describe()}")
+            if args.gpus_per_cell > 0:  # Ray sets CUDA_VISIBLE_DEVICES to the cell's GPUs
+                import functools
+
+                from seqlab.bench.runner import default_run_fn
+
+                run_fn = functools.partial(default_run_fn(), device="cuda")
         try:
             out = run_grid(
                 grid.runs,
@@ -168,6 +174,7 @@ def run(args) -> int:
                 resume=args.resume,
                 rerun_stale=args.rerun_stale,
                 executor=executor,
+                run_fn=run_fn,
             )
         except Terminated:
             print(f"seqlab bench: terminated; finished runs are in {args.store}, rerun to continue")

@@ -23,6 +23,7 @@ Checkpoints go to ``<store dir>/checkpoints/<key>`` as a path on the worker's no
 from __future__ import annotations
 
 import socket
+import time
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -166,12 +167,22 @@ class RayCells:
         return ref
 
     def wait(self, handles: list, timeout: float) -> list:
-        ray = self.ray
-        ready, rest = ray.wait(handles, num_returns=1, timeout=timeout)
-        if ready and rest:
-            more, _ = ray.wait(rest, num_returns=len(rest), timeout=0)
-            ready += more
-        return ready
+        """The finished ones among ``handles``, polling so that signals reach Python between polls.
+
+        (A signal handler's exception raised inside a blocking ``ray.wait`` comes back from Ray as a
+        plain ``KeyboardInterrupt``; the runner's SIGTERM must stay a ``Terminated``.)
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                ready, _ = self.ray.wait(handles, num_returns=len(handles), timeout=0)
+            except KeyboardInterrupt as err:
+                ctx = err.__context__
+                raise (ctx if isinstance(ctx, KeyboardInterrupt) else err) from None
+            left = deadline - time.monotonic()
+            if ready or left <= 0:
+                return ready
+            time.sleep(min(0.02, left))
 
     def result(self, handle) -> tuple[str, Any]:
         ray = self.ray
