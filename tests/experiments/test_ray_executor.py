@@ -245,3 +245,22 @@ def test_without_ray_installed_the_error_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
     with pytest.raises(RayUnavailable, match=r"pip install 'seqlab\[ray\]'"):
         RayCells()
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--cpus-per-cell", "0"], "--cpus-per-cell must be > 0"),
+        (["--gpus-per-cell", "-1"], "--gpus-per-cell >= 0"),
+    ],
+)
+def test_bad_cell_resources_are_refused_before_the_store_opens(tmp_path, capsys, extra, message):
+    db = tmp_path / "s.sqlite"
+    rc = cli.main(["bench", "--grid", "g.yaml", "--store", str(db), "--executor", "ray", *extra])
+    assert rc == 2 and message in capsys.readouterr().err and not db.exists()
+
+
+def test_negative_retries_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["bench", "--executor", "ray", "--max-retries", "-1"])
+    assert exc.value.code == 2 and "--max-retries: expected an int >= 0" in capsys.readouterr().err

@@ -21,6 +21,17 @@ def workers_arg(text: str) -> int:
     return value
 
 
+def retries_arg(text: str) -> int:
+    """argparse type of ``--max-retries``: an int >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an int >= 0 (retries of a failed cell), got {text!r}")
+    return value
+
+
 def add_arguments(p):
     p.add_argument("--suite", default=None, help="built-in suite name (default: 'default'; also 'full')")
     p.add_argument("--grid", default=None, help="a grid file (YAML or TOML) instead of a suite")
@@ -60,7 +71,7 @@ def add_arguments(p):
     )
     p.add_argument(
         "--max-retries",
-        type=workers_arg,
+        type=retries_arg,
         default=2,
         help="with --executor ray: retries of a cell whose worker dies or whose run raises",
     )
@@ -109,10 +120,16 @@ def run(args) -> int:
         ]
         if given:
             raise ValueError(f"{', '.join(given)} only apply with --executor ray")
-    elif args.address is not None:
-        from seqlab.experiments.ray_executor import check_reachable
+    else:
+        if not args.cpus_per_cell > 0 or not args.gpus_per_cell >= 0:
+            raise ValueError(
+                f"--cpus-per-cell must be > 0 and --gpus-per-cell >= 0, got {args.cpus_per_cell} "
+                f"and {args.gpus_per_cell}"
+            )
+        if args.address is not None:
+            from seqlab.experiments.ray_executor import check_reachable
 
-        check_reachable(args.address)  # fail in seconds, before the grid is built or the store opened
+            check_reachable(args.address)  # fail in seconds, before the grid is built or the store opened
     grid = (
         load_grid(args.grid, args.overrides)
         if args.grid
