@@ -59,7 +59,8 @@ def test_trivial_predictors_never_pass(c):
 def test_the_criterion_can_pass_and_fail(c):
     chance = CHANCE[scenario_of(c)]
     m = method_of(c)
-    good = judge(c, {"joint": 0.98, "finetune": chance + 0.05, m: min(0.97, c.threshold + 0.1)}, default=chance)
+    good_acc = min(0.97, c.threshold + 0.1)
+    good = judge(c, {"joint": 0.98, "finetune": chance + 0.05, m: good_acc}, default=chance)
     assert good.status == "passed", good.figure
     bad = judge(c, {"joint": 0.98, "finetune": chance, m: c.threshold - 0.1}, default=chance, jitter=0.002)
     assert bad.status == "failed", bad.figure
