@@ -242,6 +242,7 @@ def run(args) -> int:
         raise ValueError(f"reproduce needs a claim name: {', '.join(CLAIMS)} or 'all'")
     from seqlab.bench.runner import run_grid
     from seqlab.commands.report import build_report, report_keys
+    from seqlab.papers.continual_claims import CONTINUAL_CLAIMS, run_continual_claim
 
     names = list(CLAIMS) if args.name == "all" else [claim(args.name).name]
     failed = 0
@@ -249,7 +250,10 @@ def run(args) -> int:
         for name in names:
             c = CLAIMS[name]
             print(f"claim {name}: {c.criterion}")
-            out = run_grid(list(c.runs), store, grid_name=f"claim:{name}", workers=args.workers)
+            if name in CONTINUAL_CLAIMS:  # continual cells (rows of kind "continual")
+                out = run_continual_claim(c, store, workers=args.workers)
+            else:
+                out = run_grid(list(c.runs), store, grid_name=f"claim:{name}", workers=args.workers)
             failed += len(out.failed)
             r = claim_result(c, store)
             print(f"claim {name}: {_claim_text(r)} -- {r['figure']}")

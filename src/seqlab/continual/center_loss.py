@@ -1,4 +1,5 @@
-"""Center-loss regularization ("Center Loss Regularization for Continual Learning", Alam et al.),
+"""Center-loss regularization ("Center Loss Regularization for Continual Learning", Olpadkar & Gavas,
+arXiv 2110.11314),
 alone and with replay.
 
 Each output unit ``y`` keeps a feature centre ``c_y``, moved towards its examples while the unit is

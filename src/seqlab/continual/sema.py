@@ -8,7 +8,14 @@ standard deviation ``s`` of its reconstruction errors. At a new experience the s
 the z-score ``(e(X_new) - m) / s`` of the new data's mean reconstruction error under every descriptor;
 only when every descriptor flags a shift (``z > z_max``) is a new adapter added (old adapters and
 descriptors are frozen), otherwise the existing adapters are reused and only the router and the head
-learn. The linear head on ``h'`` is trained with cross-entropy.
+learn. The linear head on ``h'`` is trained with cross-entropy over the *current* experience's units
+only: as in the authors' training loop, the logits of classes learned earlier are masked out
+(``-inf``) while a later experience trains, so their head rows receive no gradient and are not pushed
+down by data that never contains them::
+
+    L = CE( W h'(x) + b restricted to the units of experience t, y )
+
+(without this mask the head forgets old classes in class-IL exactly like fine-tuning does).
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import torch
 from torch import nn
 
 from seqlab.continual.backbones import pretrained_encoder
-from seqlab.continual.strategy import Strategy
+from seqlab.continual.strategy import Strategy, masked_logits
 from seqlab.registry import Paper, register
 
 SEMA = "Self-Expansion of Pre-trained Models with Mixture of Adapters for Continual Learning"
@@ -95,6 +102,7 @@ class SEMAStrategy(Strategy):
         self.z_max, self.rank = z_max, rank
         self.descriptors: list[Descriptor] = []
         self.expanded: list[bool] = []
+        self.current: torch.Tensor | None = None  # output units of the experience being learned
 
     def build_model(self):
         return AdapterMixture(
@@ -106,7 +114,14 @@ class SEMAStrategy(Strategy):
         feats = model.base(x)
         return all(d.zscore(feats) > self.z_max for d in self.descriptors)
 
+    def loss(self, model, batch):
+        logits = model(batch["inputs"])
+        active = batch["active"] & self.current
+        return torch.nn.functional.cross_entropy(masked_logits(logits, active), batch["targets"]), logits
+
     def before_experience(self, model, exp):
+        self.current = torch.zeros(self.stream.n_outputs, dtype=torch.bool)
+        self.current[list(exp.units)] = True
         grow = self.shift_detected(model, exp.x_train)
         self.expanded.append(grow)
         if grow:

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from seqlab.experiments.claim import Baseline, Claim, Control
 from seqlab.experiments.config import RunConfig
 from seqlab.experiments.stats import mean_interval
+from seqlab.papers.continual_claims import CONTINUAL_CLAIMS
 
 SEEDS = (0, 1, 2)
 LN2 = math.log(2.0)
@@ -371,6 +372,7 @@ CLAIMS: dict[str, Claim] = {
         POINTER_NETWORKS,
     )
 }
+CLAIMS.update(CONTINUAL_CLAIMS)  # continual-learning claims: rows of kind "continual" (continual_claims.py)
 
 
 def claim(name: str) -> Claim:
