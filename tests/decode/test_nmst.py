@@ -134,3 +134,27 @@ def test_criterion_trivial_rows_never_pass():
     # the paper's effect passes
     effect = {s: _row(0.0, 0.3 + j) for s, j in zip(c.seeds, jitter, strict=True)}
     assert c.judge(effect).status == "passed"
+
+
+def test_claim_run_end_to_end_tiny():
+    from seqlab.bench.run import run_one
+    from seqlab.experiments.config import RunConfig
+
+    cfg = RunConfig(
+        task="nmst_text",
+        mixer="gru",
+        model="nmst_pair",
+        d_model=8,
+        n_layers=1,
+        steps=2,
+        batch_size=4,
+        target=None,
+        task_params={"vocab": 50, "max_length": 8, "n_prompts": 4, "prompt_words": 2},
+    )
+    r = run_one(cfg)
+    for name in ("softmax", "nmst"):
+        assert set(r[f"{name}_nonterm"]) == {"greedy", "beam", "top_k", "nucleus"}
+        assert 0.0 <= r[f"{name}_nonterm_mean"] <= 1.0 and r[f"{name}_ppl"] > 1.0
+    assert r["metric"] == "nonterm_ratio" and r["unigram_ppl"] > 1.0
+    with pytest.raises(ValueError, match="unknown task_params"):
+        run_one(RunConfig(task="nmst_text", mixer="gru", model="nmst_pair", task_params={"eps": 0.1}))
