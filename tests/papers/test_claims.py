@@ -40,6 +40,20 @@ def judge(c: Claim, make, jitter=0.002):
     return c.judge({s: {n: make(n, i * jitter) for n in runs[s]} for i, s in enumerate(runs)})
 
 
+def _nmst(nmst, softmax, ppl=50.0, jitter=True):
+    def make(n, j):
+        j = j if jitter else 0.0
+        return {
+            "nmst_nonterm_mean": nmst + (j if nmst else 0.0),
+            "softmax_nonterm_mean": softmax + j,
+            "softmax_ppl": ppl,
+            "nmst_ppl": ppl,
+            "unigram_ppl": 125.0,
+        }
+
+    return make
+
+
 # -- scenarios: name -> (list of trivial scenarios, one passing scenario) ----------------------------------
 def _mqar(att, rnn):
     return lambda n, j: res((att if n == "attention" else rnn) + j)
@@ -144,6 +158,15 @@ SCENARIOS = {
             "untrained": _ptr(0.25, 0.9),
         },
         _ptr(1.0, 0.9),
+    ),
+    "nmst": (
+        {
+            "no better than softmax": _nmst(0.2, 0.2),
+            "never emits EOS": _nmst(1.0, 1.0),
+            "both always stop": _nmst(0.0, 0.0, jitter=False),
+            "untrained": _nmst(0.0, 0.5, ppl=200.0),
+        },
+        _nmst(0.0, 0.3),
     ),
     "selective_copying": (
         {

@@ -185,6 +185,10 @@ def run_one(
     cfg: RunConfig, *, checkpoint_dir=None, resume: bool = False, device: str = "cpu", progress=False
 ) -> dict[str, Any]:
     """Fit ``cfg`` and return its result dict (metrics, curves, history, sizes, timing)."""
+    if cfg.model == "nmst_pair":  # the NMST claim: two LMs trained and decoded (seqlab.bench.nmst)
+        from seqlab.bench.nmst import run_nmst
+
+        return run_nmst(cfg)
     t0, c0 = time.perf_counter(), time.process_time()
     task = build_task(cfg)
     model = build_model(cfg, task).to(device)

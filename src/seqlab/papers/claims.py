@@ -360,6 +360,45 @@ POINTER_NETWORKS = Claim(
 )
 
 
+# -- A Non-monotonic Self-terminating Language Model ---------------------------------------------------------
+# word LM on gensim's Lee corpus, epsilon 0.01, max length 100 (seqlab.bench.nmst); fixed before running
+NMST_KW = dict(d_model=64, n_layers=1, steps=300, lr=3e-3, warmup=20, batch_size=32, target=None)
+
+
+def _nmst_runs(seed):
+    return {"pair": RunConfig(task="nmst_text", mixer="gru", model="nmst_pair", seed=seed, **NMST_KW)}
+
+
+def _nmst_control(r):  # both LMs must beat the unigram perplexity
+    p = r["pair"]
+    return max(float(p["softmax_ppl"]), float(p["nmst_ppl"])) / float(p["unigram_ppl"])
+
+
+NMST = Claim(
+    name="nmst",
+    title="A Non-monotonic Self-terminating Language Model",
+    statement="the NMST head leaves ~no continuation unterminated where the softmax LM does, "
+    "at similar perplexity",
+    effect="NMST: ~0% non-terminating continuations under greedy/beam/top-k/nucleus (softmax LM: > 0%)",
+    metric="NMST non-termination ratio at 100 tokens, mean of greedy/beam/top-k/nucleus (Lee corpus words)",
+    direction="lower",
+    threshold=0.01,
+    null=1.0,
+    control=Control("max(softmax, NMST) perplexity / unigram perplexity", 0.9, _nmst_control, "lower"),
+    baselines=(
+        Baseline("never emits EOS", value=1.0),
+        Baseline("softmax LM", measure=lambda r: float(r["pair"]["softmax_nonterm_mean"])),
+    ),
+    seeds=SEEDS,
+    seconds=84.0,  # measured: summed cpu_time of its 3 runs (one thread each)
+    make_runs=_nmst_runs,
+    measure=lambda r: float(r["pair"]["nmst_nonterm_mean"]),
+    details=lambda res: _fmt_arms(
+        res, ["pair"], lambda p: float(p["nmst_ppl"]) / float(p["softmax_ppl"]), "NMST / softmax perplexity"
+    ),
+)
+
+
 CLAIMS: dict[str, Claim] = {
     c.name: c
     for c in (
@@ -370,6 +409,7 @@ CLAIMS: dict[str, Claim] = {
         NONSTATIONARY,
         HIPPO_PROPHECY,
         POINTER_NETWORKS,
+        NMST,
     )
 }
 CLAIMS.update(CONTINUAL_CLAIMS)  # continual-learning claims: rows of kind "continual" (continual_claims.py)
