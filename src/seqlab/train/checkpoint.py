@@ -32,7 +32,7 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 FORMAT = "seqlab-checkpoint"
 VERSION = 2
@@ -195,9 +195,9 @@ def save_checkpoint(
         for i, s in enumerate(torch.cuda.get_rng_state_all()):
             tensors[f"rng/cuda/{i}"] = s
     st_path = d / f"{stem}.safetensors"
-    tmp = _tmp_name(st_path)
-    save_file(tensors, str(tmp), metadata={"format": FORMAT, "step": str(step)})
-    os.replace(tmp, st_path)
+    # serialised here and written through our own pid-named temporary file: safetensors' save_file
+    # writes through a temporary file of its own (".tmpXXXXXX") that a killed process would leave behind
+    atomic_write_bytes(st_path, save(tensors, metadata={"format": FORMAT, "step": str(step)}))
     meta = {
         "format": FORMAT,
         "version": VERSION,
