@@ -48,6 +48,11 @@ KIND_PACKAGES: dict[str, str] = {
     "scenario": "seqlab.continual",
     "probe": "seqlab.probe",
     "decoder": "seqlab.decode",
+    "embedder": "seqlab.embed",
+    "reasoner": "seqlab.reason",
+    "recommender": "seqlab.recsys",
+    "timeseries": "seqlab.timeseries",
+    "generator": "seqlab.generate",
 }
 
 # top-level module of an optional third-party package -> the pyproject extra that installs it.

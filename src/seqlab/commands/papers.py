@@ -242,6 +242,7 @@ def run(args) -> int:
         raise ValueError(f"reproduce needs a claim name: {', '.join(CLAIMS)} or 'all'")
     from seqlab.bench.runner import run_grid
     from seqlab.commands.report import build_report, report_keys
+    from seqlab.experiments.cell import claim_cells, run_claim_cells
     from seqlab.papers.continual_claims import CONTINUAL_CLAIMS, run_continual_claim
 
     names = list(CLAIMS) if args.name == "all" else [claim(args.name).name]
@@ -252,6 +253,8 @@ def run(args) -> int:
             print(f"claim {name}: {c.criterion}")
             if name in CONTINUAL_CLAIMS:  # continual cells (rows of kind "continual")
                 out = run_continual_claim(c, store, workers=args.workers)
+            elif claim_cells(c):  # a module's experiment cells (rows of kind "<module>")
+                out = run_claim_cells(c, store, workers=args.workers)
             else:
                 out = run_grid(list(c.runs), store, grid_name=f"claim:{name}", workers=args.workers)
             failed += len(out.failed)

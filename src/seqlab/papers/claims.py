@@ -421,6 +421,31 @@ CLAIMS: dict[str, Claim] = {
 CLAIMS.update(CONTINUAL_CLAIMS)  # continual-learning claims: rows of kind "continual" (continual_claims.py)
 
 
+def _module_claims() -> dict[str, Claim]:
+    """Claims of the other modules: every ``seqlab.papers.claims_<module>`` defines ``CLAIMS``.
+
+    Their runs are :class:`~seqlab.experiments.cell.ExperimentCell` s (rows of kind ``<module>``).
+    A name defined twice is an error, never a silent overwrite.
+    """
+    import importlib
+    import pkgutil
+
+    import seqlab.papers as pkg
+
+    out: dict[str, Claim] = {}
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+        if info.name.startswith("claims_"):
+            mod = importlib.import_module(f"{pkg.__name__}.{info.name}")
+            for name, c in mod.CLAIMS.items():
+                if name in out or name in CLAIMS:
+                    raise ValueError(f"claim {name!r} is defined twice ({info.name})")
+                out[name] = c
+    return out
+
+
+CLAIMS.update(_module_claims())
+
+
 def claim(name: str) -> Claim:
     if name not in CLAIMS:
         raise KeyError(f"unknown claim {name!r}; valid names: {', '.join(CLAIMS)}")

@@ -243,6 +243,29 @@ STATUS: dict[str, Judgement] = {
 }
 
 
+def _module_status() -> dict[str, Judgement]:
+    """Judgements kept beside a module's claims: every ``seqlab.papers.status_<module>`` has ``STATUS``.
+
+    A title judged in two places is an error (move the entry, never shadow it).
+    """
+    import importlib
+    import pkgutil
+
+    import seqlab.papers as pkg
+
+    out: dict[str, Judgement] = {}
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+        if info.name.startswith("status_"):
+            for title, j in importlib.import_module(f"{pkg.__name__}.{info.name}").STATUS.items():
+                if title in out or title in STATUS:
+                    raise ValueError(f"paper {title!r} is judged twice ({info.name})")
+                out[title] = j
+    return out
+
+
+STATUS.update(_module_status())
+
+
 def judgement(title: str) -> Judgement:
     """The judgement for a catalog title (``not implemented`` when the table has none)."""
     return STATUS.get(title, Judgement(NOT_IMPLEMENTED, "missing: no component"))
