@@ -1,0 +1,16 @@
+"""Representation probes (issue 13): what sequence representations hold.
+
+Importing the package registers its probes (kind ``probe``).
+"""
+
+from __future__ import annotations
+
+from seqlab.probe.operator import (
+    Interaction,
+    apply_operator,
+    interaction,
+    interaction_operator,
+    jacobian_operator,
+)
+
+__all__ = ["Interaction", "apply_operator", "interaction", "interaction_operator", "jacobian_operator"]
