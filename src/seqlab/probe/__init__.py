@@ -5,6 +5,7 @@ Importing the package registers its probes (kind ``probe``).
 
 from __future__ import annotations
 
+from seqlab.probe import headcount  # noqa: F401  (registers probe.head_count)
 from seqlab.probe.operator import (
     Interaction,
     apply_operator,

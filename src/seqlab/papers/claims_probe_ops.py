@@ -1,0 +1,57 @@
+"""Claims of the probe operators (interaction operator, relevance): experiment cells of ``seqlab.probe``.
+
+Each claim's runs are :class:`~seqlab.experiments.cell.ExperimentCell` s; the experiment functions
+live in :mod:`seqlab.probe` (``probe.head_count`` in :mod:`seqlab.probe.headcount`). Thresholds come
+from the papers and were fixed before any run.
+"""
+
+from __future__ import annotations
+
+from seqlab.experiments.cell import ExperimentCell
+from seqlab.experiments.claim import Baseline, Claim, Control
+
+SEEDS = (0, 1, 2)
+HEADS_TITLE = "How Many Heads Make an SSM? A Unified Framework for Attention and State Space Models"
+HEAD_COUNT_PARAMS = {"d_model": 8, "d_state": 3, "length": 32, "n_heads": 2}
+
+
+def _head_count_runs(seed):
+    return {"head_count": ExperimentCell("probe.head_count", dict(HEAD_COUNT_PARAMS), seed)}
+
+
+def _head_count_details(results) -> str:
+    rows = [r["head_count"] for r in results.values()]
+    needed = "/".join(str(r["heads_needed"]) for r in rows)
+    below = "/".join(f"{r['error_below_k']:.3g}" for r in rows)
+    return f"heads needed per seed {needed} (k = {rows[0]['k']}); error with k - 1 heads {below}"
+
+
+HEAD_COUNT = Claim(
+    name="head_count",
+    title=HEADS_TITLE,
+    statement="a linear SSM whose lag operators span k dimensions is exactly an H = k head factorized "
+    "(attention-form) operator; fewer heads leave an error",
+    effect="Equivalence (head-count) theorem: H = k heads are necessary and sufficient (exact, error 0)",
+    metric="relative error of the best k-head factorized fit of an LRU operator with k = 6 real state "
+    "dims (d 8, length 32, skip removed)",
+    direction="lower",
+    threshold=1e-6,  # exact in theory: float64 round-off only
+    null=1.0,  # zero heads: the zero operator
+    control=Control(
+        "2-head attention's operator fitted with 2 heads (relative error)",
+        1e-6,
+        lambda r: r["head_count"]["control_error"],
+        direction="lower",
+    ),
+    baselines=(
+        Baseline("zero operator (0 heads)", value=1.0),
+        Baseline("k - 1 heads", measure=lambda r: r["head_count"]["error_below_k"]),
+    ),
+    seeds=SEEDS,
+    seconds=0.1,  # measured: 0.025 cpu-s for the 3 cells (2-core CPU, under load)
+    make_runs=_head_count_runs,
+    measure=lambda r: r["head_count"]["error_at_k"],
+    details=_head_count_details,
+)
+
+CLAIMS = {c.name: c for c in (HEAD_COUNT,)}

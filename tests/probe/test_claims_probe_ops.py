@@ -1,0 +1,56 @@
+"""Criterion tests of the probe-operator claims: trivial rows never pass, good rows can."""
+
+from __future__ import annotations
+
+import pytest
+
+from seqlab.papers.claims import CLAIMS
+from seqlab.papers.claims_probe_ops import CLAIMS as OPS
+
+
+def _head_rows(at_k, below, control=1e-15):
+    def make(seed, j):
+        return {
+            "head_count": {
+                "k": 6,
+                "error_at_k": at_k * (1 + j),
+                "error_below_k": below * (1 + j),
+                "control_error": control,
+                "heads_needed": 6,
+            }
+        }
+
+    return make
+
+
+def judge(claim, make, jitter=0.01):
+    return claim.judge({s: make(s, jitter * (i - 1)) for i, s in enumerate(claim.seeds)})
+
+
+SCENARIOS = {
+    "head_count": (
+        {
+            "zero operator": _head_rows(1.0, 1.0),
+            "no better than k - 1 heads": _head_rows(0.08, 0.08),
+            "approximate, not exact": _head_rows(1e-3, 0.08),
+        },
+        _head_rows(1e-15, 0.08),
+    ),
+}
+
+
+def test_every_probe_ops_claim_is_discovered_and_has_scenarios():
+    assert set(OPS) == set(SCENARIOS)
+    assert all(CLAIMS[n] is c for n, c in OPS.items())
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_trivial_rows_never_pass_and_good_rows_can(name):
+    trivial, good = SCENARIOS[name]
+    for label, make in trivial.items():
+        assert judge(OPS[name], make).status != "passed", label
+    assert judge(OPS[name], good).status == "passed"
+
+
+def test_missed_control_is_inconclusive():
+    assert judge(OPS["head_count"], _head_rows(1e-15, 0.08, control=0.2)).status == "inconclusive"
