@@ -6,6 +6,7 @@ Importing the package registers its probes (kind ``probe``).
 from __future__ import annotations
 
 from seqlab.probe import headcount  # noqa: F401  (registers probe.head_count)
+from seqlab.probe.lrp import Relevance, integrated_gradients, lrp_rules, relevance
 from seqlab.probe.operator import (
     Interaction,
     apply_operator,
@@ -14,4 +15,14 @@ from seqlab.probe.operator import (
     jacobian_operator,
 )
 
-__all__ = ["Interaction", "apply_operator", "interaction", "interaction_operator", "jacobian_operator"]
+__all__ = [
+    "Interaction",
+    "Relevance",
+    "apply_operator",
+    "integrated_gradients",
+    "interaction",
+    "interaction_operator",
+    "jacobian_operator",
+    "lrp_rules",
+    "relevance",
+]
