@@ -23,6 +23,13 @@ def _head_rows(at_k, below, control=1e-15):
     return make
 
 
+def _lrp_rows(lrp, gxi, accuracy=1.0):
+    def make(seed, j):
+        return {"mamba_lrp": {"accuracy": accuracy, "gap_lrp": lrp * (1 + j), "gap_gxi": gxi * (1 + j)}}
+
+    return make
+
+
 def judge(claim, make, jitter=0.01):
     return claim.judge({s: make(s, jitter * (i - 1)) for i, s in enumerate(claim.seeds)})
 
@@ -35,6 +42,14 @@ SCENARIOS = {
             "approximate, not exact": _head_rows(1e-3, 0.08),
         },
         _head_rows(1e-15, 0.08),
+    ),
+    "mamba_lrp_conservation": (
+        {
+            "zero relevance": _lrp_rows(1.0, 1.0),
+            "no better than gradient x input": _lrp_rows(0.9, 0.9),
+            "approximately conserving": _lrp_rows(0.05, 1.0),
+        },
+        _lrp_rows(1e-16, 1.0),
     ),
 }
 
@@ -54,3 +69,4 @@ def test_trivial_rows_never_pass_and_good_rows_can(name):
 
 def test_missed_control_is_inconclusive():
     assert judge(OPS["head_count"], _head_rows(1e-15, 0.08, control=0.2)).status == "inconclusive"
+    assert judge(OPS["mamba_lrp_conservation"], _lrp_rows(1e-16, 1.0, accuracy=0.6)).status == "inconclusive"

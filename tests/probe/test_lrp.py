@@ -159,3 +159,11 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="mamba"):
         relevance(att, att.embed(torch.zeros(1, 3, dtype=torch.long)).detach(), torch.tensor([0]))
     assert all("forward" not in vars(m) for m in att.modules())  # patches undone after the error
+
+
+def test_mamba_lrp_experiment_runs_small():
+    from seqlab.probe.lrp_experiment import mamba_lrp
+
+    r = mamba_lrp({"length": 6, "steps": 3, "n_explain": 2, "ig_steps": 2, "d_model": 8}, seed=0)
+    assert r["gap_lrp"] < 1e-10 < r["gap_gxi"]
+    assert 0.0 <= r["accuracy"] <= 1.0 and set(r) >= {"aopc_lrp", "aopc_gxi", "aopc_ig", "aopc_random"}
