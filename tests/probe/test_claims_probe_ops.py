@@ -30,6 +30,19 @@ def _lrp_rows(lrp, gxi, accuracy=1.0):
     return make
 
 
+def _concept_rows(real, shuffled, auc=0.95):
+    def make(seed, j):
+        return {
+            "concepts": {
+                "heldout_auc": auc,
+                "abs_cos": real * (1 + j),
+                "shuffled_abs_cos": shuffled * (1 + j),
+            }
+        }
+
+    return make
+
+
 def judge(claim, make, jitter=0.01):
     return claim.judge({s: make(s, jitter * (i - 1)) for i, s in enumerate(claim.seeds)})
 
@@ -51,6 +64,14 @@ SCENARIOS = {
         },
         _lrp_rows(1e-16, 1.0),
     ),
+    "hierarchical_orthogonality": (
+        {
+            "parallel": _concept_rows(1.0, 1.0),
+            "no better than a shuffled hierarchy": _concept_rows(0.05, 0.05),
+            "not orthogonal": _concept_rows(0.4, 0.6),
+        },
+        _concept_rows(0.03, 0.3),
+    ),
 }
 
 
@@ -70,3 +91,6 @@ def test_trivial_rows_never_pass_and_good_rows_can(name):
 def test_missed_control_is_inconclusive():
     assert judge(OPS["head_count"], _head_rows(1e-15, 0.08, control=0.2)).status == "inconclusive"
     assert judge(OPS["mamba_lrp_conservation"], _lrp_rows(1e-16, 1.0, accuracy=0.6)).status == "inconclusive"
+    assert (
+        judge(OPS["hierarchical_orthogonality"], _concept_rows(0.03, 0.3, auc=0.6)).status == "inconclusive"
+    )

@@ -129,7 +129,7 @@ HIERARCHICAL_ORTHOGONALITY = Claim(
     name="hierarchical_orthogonality",
     title=CONCEPTS_TITLE,
     statement="in the causal inner product of an LM's unembedding, a child concept's vector minus its "
-    "parent's is orthogonal to the parent's (animal vs mammal - animal), beyond what a shuffled hierarchy gives",
+    "parent's is orthogonal to the parent's (animal vs mammal - animal), beyond a shuffled hierarchy",
     effect="hierarchical orthogonality l_w . (l_z - l_w) = 0 for z subordinate to w (proved under their "
     "model; Gemma/LLaMA-3 WordNet cosines concentrate near 0)",
     metric="mean |cos(l_parent, l_child - l_parent)| over 12 category > subcategory pairs, SmolLM2-135M "

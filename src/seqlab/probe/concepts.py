@@ -43,19 +43,25 @@ def load_hierarchy(tokenizer=None) -> Hierarchy:
     if tokenizer is None:
         return raw
     return {
-        top: {sub: [w for w in words if len(tokenizer.encode(" " + w, add_special_tokens=False)) == 1]
-              for sub, words in subs.items()}
+        top: {
+            sub: [w for w in words if len(tokenizer.encode(" " + w, add_special_tokens=False)) == 1]
+            for sub, words in subs.items()
+        }
         for top, subs in raw.items()
     }
 
 
-def causal_unembedding(gamma: torch.Tensor, eps: float = 1e-8) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def causal_unembedding(
+    gamma: torch.Tensor, eps: float = 1e-8
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(g, A, gamma_bar)``: ``g = (gamma - gamma_bar) A^T`` with ``A = Cov(gamma)^{-1/2}`` (symmetric).
 
     ``gamma``: the unembedding matrix ``(V, d)``. In ``g``-space the covariance is the identity.
     """
     if not isinstance(gamma, torch.Tensor) or gamma.dim() != 2 or gamma.shape[0] <= gamma.shape[1]:
-        raise ValueError(f"expected an unembedding matrix (V, d) with V > d, got {getattr(gamma, 'shape', gamma)}")
+        raise ValueError(
+            f"expected an unembedding matrix (V, d) with V > d, got {getattr(gamma, 'shape', gamma)}"
+        )
     g = gamma.double()
     mean = g.mean(0)
     centred = g - mean
