@@ -5,7 +5,7 @@ Importing the package registers its probes (kind ``probe``).
 
 from __future__ import annotations
 
-from seqlab.probe import concepts, concepts_experiment, headcount, lrp_experiment  # noqa: F401  (registers)
+from seqlab.probe import concepts, concepts_experiment, headcount, lrp_experiment, oversquashing  # noqa: F401
 from seqlab.probe.lrp import Relevance, integrated_gradients, lrp_rules, relevance
 from seqlab.probe.operator import (
     Interaction,
