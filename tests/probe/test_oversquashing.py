@@ -28,6 +28,11 @@ def test_relative_or_no_positions_collapse_repeated_tokens_exactly(pos):
     assert all(r["rel"] < 1e-5 for r in rows)  # float32 round-off only
 
 
+def test_a_prefix_breaks_the_symmetry_of_relative_positions():
+    rows = last_token_collapse(model("rope"), 1, [2, 4], prefix=[3])
+    assert all(r["rel"] > 1e-4 for r in rows)
+
+
 def test_with_absolute_positions_the_difference_is_measured_and_rounding_can_only_merge():
     rows = last_token_collapse(model("sinusoidal"), 1, [2, 16])
     assert rows[0]["l2"] > 1e-4

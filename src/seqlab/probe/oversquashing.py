@@ -24,12 +24,16 @@ PAPER = Paper("Transformers need glasses! Information over-squashing in language
 
 
 @register("probe", "last_token_collapse", implements=PAPER, used_by=[PAPER.title])
-def last_token_collapse(model, token: int, lengths, layer: int = -1) -> list[dict]:
+def last_token_collapse(model, token: int, lengths, layer: int = -1, prefix=()) -> list[dict]:
     """For each ``n`` in ``lengths``: ``{"n", "linf", "l2", "rel", "linf_bf16", "equal_bf16",
-    "equal_fp16"}`` comparing the last-token state of ``token`` repeated ``n`` and ``n + 1`` times.
+    "equal_fp16"}`` comparing the last-token state of ``prefix + token * n`` and ``prefix + token * (n+1)``.
 
     ``rel`` is ``l2 / ||h_n||``; ``*_bf16`` / ``*_fp16`` round both states to that format first.
+    Without a ``prefix`` (e.g. a BOS token) a model with relative positions only (RoPE) gives every
+    position of ``t^n`` the same input and, attention over identical values returning that value, the
+    same state for every ``n``: exact collapse.
     """
+    prefix = [int(p) for p in prefix]
     lengths = list(lengths)
     if not lengths or any(not isinstance(n, int) or n < 1 for n in lengths):
         raise ValueError(f"lengths must be positive ints, got {lengths!r}")
@@ -40,7 +44,8 @@ def last_token_collapse(model, token: int, lengths, layer: int = -1) -> list[dic
         for n in lengths:
             states = []
             for m in (n, n + 1):
-                hs = model.hidden_states(torch.full((1, m), token, dtype=torch.long))
+                ids = torch.tensor([prefix + [token] * m], dtype=torch.long)
+                hs = model.hidden_states(ids)
                 if not -len(hs) <= layer < len(hs):
                     raise ValueError(f"layer {layer} out of range for {len(hs)} hidden states")
                 states.append(hs[layer][0, -1].float())
