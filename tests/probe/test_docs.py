@@ -12,7 +12,7 @@ def test_docs_examples_run():
     end = text.find("\n## ", start + len(SECTION))
     section = text[start : None if end < 0 else end]
     blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
-    assert len(blocks) == 3
+    assert len(blocks) == 4
     env: dict = {}
     for block in blocks:  # later blocks use names of earlier ones, as a reader would run them
         exec(compile(block, "docs/probe.md", "exec"), env)

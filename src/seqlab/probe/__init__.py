@@ -14,6 +14,7 @@ from seqlab.probe.operator import (
     interaction_operator,
     jacobian_operator,
 )
+from seqlab.probe.oversquashing import last_token_collapse
 
 __all__ = [
     "Interaction",
@@ -23,6 +24,7 @@ __all__ = [
     "interaction",
     "interaction_operator",
     "jacobian_operator",
+    "last_token_collapse",
     "lrp_rules",
     "relevance",
 ]
