@@ -128,3 +128,29 @@ def test_bad_inputs_raise_clear_errors():
         interaction_operator(m, torch.randn(1, L, D + 1))
     with pytest.raises(ValueError, match="structure"):
         apply_operator(torch.zeros(1, 2, 2), torch.zeros(1, 2), "rows")
+
+
+@pytest.mark.parametrize(
+    "name,cfg",
+    [
+        ("attention", {"pos": "alibi", "n_heads": 2}),
+        ("attention", {"pos": "urpe", "n_heads": 2}),
+        ("attention", {"pos": "rope", "window": 3}),
+        ("attention", {"pos": "none", "causal": False}),
+        ("attention", {"sdpa": False}),
+        ("linear_attention", {"normalize": False, "n_heads": 2}),
+        ("s4d", {"bidirectional": True}),
+        ("ckconv", {"bidirectional": True}),
+        ("gateloop", {"mode": "recurrent"}),
+    ],
+)
+def test_operator_reproduces_mixer_variants(name, cfg):
+    m = make(name, torch.float64, **cfg)
+    x = inputs(torch.float64)
+    it = interaction(m, x)
+    assert it.exact
+    with torch.no_grad():
+        torch.testing.assert_close(it.output(), m(x), atol=1e-9, rtol=1e-7)
+    if cfg.get("window"):  # nothing outside the window
+        lag = torch.arange(L)[:, None] - torch.arange(L)
+        assert it.W[..., lag >= cfg["window"]].abs().max() == 0
