@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -94,6 +95,30 @@ def add_arguments(p):
     p.add_argument("--no-report", action="store_true", help="skip writing the report")
 
 
+def _run_data_parallel(args, grid, executor_name: str) -> int:
+    """``torchrun --nproc_per_node N -m seqlab bench ...``: every run trained by all ranks together (DDP).
+
+    Rank 0 alone opens the store, picks the runs not stored yet and writes each row as its run ends;
+    the other ranks train the same runs in the same order (``fit`` shards each global batch).
+    """
+    from seqlab.bench.runner import run_grid_data_parallel
+    from seqlab.train.distributed import init_distributed
+
+    if executor_name == "ray" or args.resume or args.rerun_stale:
+        raise ValueError(
+            "under torchrun, seqlab bench takes neither --executor ray, --resume nor --rerun-stale"
+        )
+    rank, world = init_distributed()
+    t0 = time.perf_counter()
+    out = run_grid_data_parallel(grid.runs, args.store, grid_name=grid.name)
+    if rank == 0:
+        print(
+            f"done ({world} ranks per run): {len(out.done)} trained, {len(out.skipped)} already stored "
+            f"({time.perf_counter() - t0:.0f} s)"
+        )
+    return 0
+
+
 def resume_plan(runs, store) -> tuple[list[str], list[str]]:
     """(keys with a checkpoint to resume, keys to train from the start) among the runs not stored."""
     have = store.keys("bench")
@@ -144,6 +169,8 @@ def run(args) -> int:
         for r in grid.runs:
             print(f"  {r.key()}  {r.task} {r.task_params} {r.mixer} d={r.d_model} lr={r.lr} seed={r.seed}")
         return 0
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # under torchrun: each run data-parallel over the ranks
+        return _run_data_parallel(args, grid, executor_name)
     t0 = time.perf_counter()
     with ResultStore(args.store) as store:
         if args.resume:
@@ -187,7 +214,7 @@ def run(args) -> int:
                 num_cpus=max(1, args.workers),
             )
             print(f"executor: {executor.describe()}")
-            if args.gpus_per_cell > 0:  # Ray sets CUDA_VISIBLE_DEVICES to the cell's GPUs
+            if res["gpus_per_cell"] > 0:  # Ray sets CUDA_VISIBLE_DEVICES to the cell's GPUs
                 import functools
 
                 from seqlab.bench.runner import default_run_fn
