@@ -359,13 +359,13 @@ def _ptr_runs(seed):
     return {
         "ptr": run(
             "sorting",
-            "none",
+            "lstm",  # the paper's Ptr-Net encodes the inputs with an LSTM
             SORT,
             seed,
             model="pointer_network",
             pointer_mask=False,  # no masking of chosen positions: not repeating must be learned
             d_model=64,
-            steps=400,
+            steps=1500,
             n_layers=1,
             target=None,
         )
