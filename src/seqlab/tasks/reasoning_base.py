@@ -18,7 +18,9 @@ reasoners in :mod:`seqlab.reason` use:
 
 - ``question`` ``(n, Lq)`` left-padded question tokens,
 - ``trace`` ``(n, S)`` the steps, right-padded with ``PAD``; ``trace_len`` ``(n,)``,
-- ``answer`` ``(n,)`` the answer token.
+- ``answer`` ``(n,)`` the answer token;
+- ``trace_dist`` ``(n, S, vocab)`` only for tasks with several valid traces (subset sum): per step,
+  the distribution of the step token over all traces (CoT2's multi-trace supervision).
 
 ``describe(batch, i)`` reads row ``i`` back into a dict (edges / numbers, query, answer, trace) so
 any script can check the labels with its own solver.
@@ -105,7 +107,7 @@ class ReasoningTask(Task):
             trace[i, : len(ex.trace)] = torch.tensor(ex.trace, dtype=torch.long)
             trace_len[i] = len(ex.trace)
             answer[i] = ex.answer
-        return {
+        out = {
             "inputs": inputs,
             "targets": targets,
             "mask": mask,
@@ -114,6 +116,22 @@ class ReasoningTask(Task):
             "trace_len": trace_len,
             "answer": answer,
         }
+        dists = [self.step_distributions(ex) for ex in examples]
+        if any(d is not None for d in dists):  # multi-trace targets (CoT2): (n, S, vocab)
+            td = torch.zeros(n, s, self.vocab_size)
+            for i, (ex, d) in enumerate(zip(examples, dists)):
+                if d is None:
+                    td[i, torch.arange(len(ex.trace)), torch.tensor(ex.trace, dtype=torch.long)] = 1.0
+                    continue
+                for t, dist in enumerate(d):
+                    for tok, p in dist.items():
+                        td[i, t, tok] = p
+            out["trace_dist"] = td
+        return out
+
+    def step_distributions(self, example: Example) -> list[dict[int, float]] | None:
+        """Per step, a distribution over step tokens across every valid trace (None: the one trace)."""
+        return None
 
     def describe(self, batch: dict, i: int) -> dict:
         """Row ``i`` of ``batch`` as a structured record plus its ``trace`` and ``answer`` tokens."""

@@ -3,8 +3,7 @@
 The search tasks of "Continuous Chain of Thought Enables Parallel Exploration and Reasoning"
 (CoT2, arXiv 2505.23648). ``m`` numbers ``a_1 .. a_m`` drawn from ``[1, max_value]``:
 
-- ``variant="mnns"`` (minimum non-negative sum): choose signs ``e_i`` in ``{+1, -1}`` (``e_1 = +1``,
-  the problem is symmetric) minimising ``sum_i e_i a_i`` subject to it being ``>= 0``. The trace is
+- ``variant="mnns"`` (minimum non-negative sum): choose signs ``e_i`` in ``{+1, -1}`` minimising ``sum_i e_i a_i`` subject to it being ``>= 0``. The trace is
   the partial sums ``s_t = sum_{i<=t} e_i a_i`` of the optimal signs (ties: the first sign pattern in
   binary order, bit ``i`` set = minus); the answer is ``s_m``.
 - ``variant="subset_sum"``: is there a subset summing to ``target``? The trace is the partial sums
@@ -14,7 +13,7 @@ The search tasks of "Continuous Chain of Thought Enables Parallel Exploration an
   unreachable target exists). :func:`witness` asks for a subset and raises on an unsatisfiable one.
 
 :func:`trace_distributions` gives, per step, the distribution of ``s_t`` over all ``2^t`` (subset
-sum) or ``2^(t-1)`` (MNNS) traces -- the multi-trace supervision target of CoT2.
+sum, both variants) traces -- the multi-trace supervision target of CoT2.
 """
 
 from __future__ import annotations
@@ -41,13 +40,10 @@ def _check_numbers(numbers) -> list[int]:
 
 
 def _patterns(m: int, variant: str):
-    """Coefficient vectors in binary order: x_i in {0,1} (subset sum) or e_i in {+1,-1}, e_1=+1 (MNNS)."""
-    if variant == "subset_sum":
-        for mask in range(2**m):
-            yield [(mask >> (m - 1 - i)) & 1 for i in range(m)]
-    else:
-        for mask in range(2 ** (m - 1)):
-            yield [1] + [-1 if (mask >> (m - 2 - i)) & 1 else 1 for i in range(m - 1)]
+    """Coefficient vectors in binary order: x_i in {0,1} (subset sum) or e_i in {+1,-1} (MNNS, bit set = -1)."""
+    for mask in range(2**m):
+        bits = [(mask >> (m - 1 - i)) & 1 for i in range(m)]
+        yield bits if variant == "subset_sum" else [-1 if b else 1 for b in bits]
 
 
 def partial_sums(numbers, coefs) -> list[int]:
@@ -190,6 +186,12 @@ class SubsetSum(ReasoningTask):
         else:
             target = rng.choice(sorted(reachable - {0}))
         return self.make_example(nums, target)
+
+    def step_distributions(self, example):
+        nums = example.record["numbers"]
+        return [
+            {self.value_token(v): p for v, p in d.items()} for d in trace_distributions(nums, self.variant)
+        ]
 
     def parse(self, question):
         if QUERY not in question:

@@ -1,0 +1,1 @@
+"""Experiments behind the reason claims (placeholder, filled below)."""
