@@ -35,7 +35,7 @@ COT2 = Paper("Continuous Chain of Thought Enables Parallel Exploration and Reaso
     "cot2",
     implements=COT2,
     used_by=[COT2.title],
-    description="continuous tokens as distributions over the vocabulary; multi-trace supervision; K-token sampling",
+    description="continuous tokens = distributions over the vocabulary; multi-trace supervision; K-sampling",
 )
 class CoT2(Reasoner):
     """Continuous tokens ``z_t = softmax(logits_t) E`` (see the module docstring)."""

@@ -45,7 +45,7 @@ def projections(thought: torch.Tensor, embeddings: torch.Tensor) -> torch.Tensor
     "superposition",
     implements=SUPERPOSITION,
     used_by=[SUPERPOSITION.title],
-    description="2-layer transformer, D continuous thoughts on reachability; thought ~ frontier superposition",
+    description="2-layer transformer, D continuous thoughts on reachability; thought ~ frontier sum",
 )
 class Superposition(Coconut):
     """Coconut with one thought per step on reachability, plus the superposition check."""

@@ -3,9 +3,10 @@
 The search tasks of "Continuous Chain of Thought Enables Parallel Exploration and Reasoning"
 (CoT2, arXiv 2505.23648). ``m`` numbers ``a_1 .. a_m`` drawn from ``[1, max_value]``:
 
-- ``variant="mnns"`` (minimum non-negative sum): choose signs ``e_i`` in ``{+1, -1}`` minimising ``sum_i e_i a_i`` subject to it being ``>= 0``. The trace is
-  the partial sums ``s_t = sum_{i<=t} e_i a_i`` of the optimal signs (ties: the first sign pattern in
-  binary order, bit ``i`` set = minus); the answer is ``s_m``.
+- ``variant="mnns"`` (minimum non-negative sum): choose signs ``e_i`` in ``{+1, -1}`` minimising
+  ``sum_i e_i a_i`` subject to it being ``>= 0``. The trace is the partial sums
+  ``s_t = sum_{i<=t} e_i a_i`` of the optimal signs (ties: the first sign pattern in binary order,
+  bit ``i`` set = minus); the answer is ``s_m``.
 - ``variant="subset_sum"``: is there a subset summing to ``target``? The trace is the partial sums
   ``s_t = sum_{i<=t} x_i a_i`` (``x_i`` in ``{0, 1}``) of the subset with the largest sum not above the
   target (ties: first in binary order), so every question has a trace; the answer is YES when that
@@ -40,7 +41,7 @@ def _check_numbers(numbers) -> list[int]:
 
 
 def _patterns(m: int, variant: str):
-    """Coefficient vectors in binary order: x_i in {0,1} (subset sum) or e_i in {+1,-1} (MNNS, bit set = -1)."""
+    """Coefficient vectors in binary order: x_i in {0,1} (subset sum) or e_i in {+1,-1} (MNNS: bit = -1)."""
     for mask in range(2**m):
         bits = [(mask >> (m - 1 - i)) & 1 for i in range(m)]
         yield bits if variant == "subset_sum" else [-1 if b else 1 for b in bits]
