@@ -25,7 +25,7 @@ def judge(c, accs, jitter=0.004, train=None):
     return c.judge({s: {n: row(accs[n] + i * jitter, train) for n in runs[s]} for i, s in enumerate(runs)})
 
 
-# name -> (trivial scenarios, a passing one); chance 0.5 on the graph tasks, 0.2 on arithmetic mod 5
+# name -> (trivial scenarios, a passing one); chance 0.5 on the graph tasks, 1/7 on arithmetic mod 7
 SCENARIOS = {
     "coconut_prosqa": (
         [
@@ -53,7 +53,7 @@ SCENARIOS = {
     ),
     "pccot_arithmetic": (
         [
-            {"pccot": 0.2, "sequential": 0.9, "no_cot": 0.2},  # chance
+            {"pccot": 0.143, "sequential": 0.9, "no_cot": 0.143},  # chance
             {"pccot": 0.5, "sequential": 0.9, "no_cot": 0.5},  # no better than no-CoT
             {"pccot": 0.6, "sequential": 0.9, "no_cot": 0.3},  # far below sequential
         ],

@@ -182,8 +182,9 @@ COT2_MNNS = Claim(
 
 
 # -- PCCoT: Jacobi iterations T < n vs sequential thoughts (T = n) on multi-step arithmetic -------------
-ARITH = {"n_ops": 3, "modulus": 5}
-ARITH_STEPS = 1000
+ARITH = {"n_ops": 3, "modulus": 7}
+ARITH_STEPS = 800
+CHANCE_7 = 1 / 7
 PCCOT_ARMS = ("pccot", "sequential", "no_cot")
 
 
@@ -201,17 +202,17 @@ PCCOT_ARITH = Claim(
     statement="Jacobi iteration with T < n passes matches sequential continuous thoughts (T = n)",
     effect="PCCoT: comparable or better accuracy than sequential continuous CoT while saving nearly 50% "
     "of training and inference time (paper's abstract; GSM8K-Aug with GPT-2)",
-    metric="held-out accuracy of PCCoT, 3 thoughts, T=2 Jacobi iterations, 3-step arithmetic mod 5",
+    metric="held-out accuracy of PCCoT, 3 thoughts, T=2 Jacobi iterations, 3-step arithmetic mod 7",
     direction="higher",
-    threshold=0.2,  # chance: PCCoT must beat it, no-CoT, and come within 0.05 of sequential
-    null=0.2,
+    threshold=CHANCE_7,  # chance: PCCoT must beat it and no-CoT, and come within 0.05 of sequential
+    null=CHANCE_7,
     control=Control(
         "sequential thoughts' training-split accuracy",
         0.5,
         lambda r: float(r["sequential"]["train_accuracy"]),
     ),
     baselines=(
-        Baseline("chance 1/5", value=0.2),
+        Baseline("chance 1/7", value=CHANCE_7),
         Baseline("no-CoT", measure=lambda r: _acc(r, "no_cot")),
         Baseline("sequential thoughts (T = n)", measure=lambda r: _acc(r, "sequential"), kind="optimum"),
     ),
