@@ -77,7 +77,7 @@ COCONUT_PROSQA = Claim(
         Baseline("no-CoT instead of Coconut", measure=lambda r: _acc(r, "no_cot") - _acc(r, "cot")),
     ),
     seeds=SEEDS,
-    seconds=480.0,
+    seconds=480.0,  # estimate from per-step costs (not yet run: see docs/reason.md)
     make_runs=_prosqa_runs,
     measure=lambda r: _acc(r, "coconut") - _acc(r, "cot"),
     details=lambda res: _arms(res, COCONUT_ARMS) + " (paper: 97.0 / 77.5 / 76.7%)",
@@ -136,7 +136,7 @@ SUPERPOSITION_REACH = Claim(
         Baseline("no-CoT instead of thoughts", measure=lambda r: _acc(r, "no_cot") - _acc(r, "cot")),
     ),
     seeds=SEEDS,
-    seconds=480.0,
+    seconds=480.0,  # estimate from per-step costs (not yet run: see docs/reason.md)
     make_runs=_reach_runs,
     measure=lambda r: _acc(r, "superposition") - _acc(r, "cot"),
     details=lambda res: _arms(res, SUPER_ARMS) + "; " + _projection_gap(res),
@@ -174,7 +174,7 @@ COT2_MNNS = Claim(
         Baseline("no-CoT instead of CoT2", measure=lambda r: _acc(r, "no_cot") - _acc(r, "cot")),
     ),
     seeds=SEEDS,
-    seconds=480.0,
+    seconds=127.0,  # measured: summed cpu_time of its 9 cells (06:30 UTC run, 2 loaded cores)
     make_runs=_mnns_runs,
     measure=lambda r: _acc(r, "cot2") - _acc(r, "cot"),
     details=lambda res: _arms(res, COT2_ARMS),
