@@ -114,3 +114,34 @@ def test_one_arm_runs_end_to_end():
     )
     assert {"accuracy", "tokens", "thoughts", "seconds_per_answer", "train_accuracy"} <= set(out)
     assert out["thoughts"] == 2.0 and out["tokens"] == 1.0 and 0 <= out["accuracy"] <= 1
+
+
+def test_curriculum_arm_with_the_superposition_check_runs_end_to_end():
+    out = get_experiment("reason.arm")(
+        {
+            "task": "reachability",
+            "task_kw": {"n_nodes": 6, "n_edges": 7, "depth": 2, "n_names": 8},
+            "method": "superposition",
+            "steps": 4,
+            "stage_steps": 1,
+            "d_model": 16,
+            "n_heads": 2,
+            "eval_n": 8,
+            "superposition_check": True,
+        },
+        0,
+    )
+    assert out["thoughts"] == 2.0 and len(out["frontier"]) == len(out["other"]) == 2
+    cot = get_experiment("reason.arm")(
+        {
+            "task": "prosqa",
+            "task_kw": {"depth": 2, "n_names": 10},
+            "method": "cot",
+            "steps": 2,
+            "d_model": 16,
+            "n_heads": 2,
+            "eval_n": 8,
+        },
+        0,
+    )
+    assert cot["tokens"] >= 1 and 0 <= cot["tf_accuracy"] <= 1

@@ -62,6 +62,7 @@ class Superposition(Coconut):
         return th
 
 
+@torch.no_grad()
 def frontier_scores(reasoner: Superposition, task, batch) -> list[dict[str, float]]:
     """Per thought ``i = 1..D``: mean projection on the nodes of ``R_i`` ("frontier") and on the other
     nodes of the graph ("other"), averaged over the batch (rows where both sets are non-empty)."""
