@@ -35,7 +35,7 @@ from pathlib import Path
 
 import torch
 
-from seqlab.experiments.cell import experiment
+from seqlab.registry import experiment
 from seqlab.registry import Paper, register
 
 PAPER = Paper("Se^2: Sequential Example Selection for In-Context Learning", "2402.13874")

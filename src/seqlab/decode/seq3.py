@@ -47,7 +47,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqlab.experiments.cell import experiment
+from seqlab.registry import experiment
 from seqlab.registry import Paper, register
 
 PAPER = Paper(
