@@ -48,5 +48,7 @@ def test_lower_layers_import_nothing_above_them():
         target = root / name
         paths = sorted(target.rglob("*.py")) if target.is_dir() else [root / f"{name}.py"]
         for path in paths:
-            bad += [f"{path.relative_to(root)} imports {m}" for m in _imports(path) if m.startswith(ABOVE_LOWER)]
+            bad += [
+                f"{path.relative_to(root)} imports {m}" for m in _imports(path) if m.startswith(ABOVE_LOWER)
+            ]
     assert not bad, "\n".join(bad)

@@ -35,8 +35,7 @@ from pathlib import Path
 
 import torch
 
-from seqlab.registry import experiment
-from seqlab.registry import Paper, register
+from seqlab.registry import Paper, experiment, register
 
 PAPER = Paper("Se^2: Sequential Example Selection for In-Context Learning", "2402.13874")
 

@@ -47,8 +47,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqlab.registry import experiment
-from seqlab.registry import Paper, register
+from seqlab.registry import Paper, experiment, register
 
 PAPER = Paper(
     "SEQ^3: Differentiable Sequence-to-Sequence-to-Sequence Autoencoder for Unsupervised Abstractive "
