@@ -43,6 +43,26 @@ def _energy(sled, rvq=0.3, copy=0.45, mean=1.2):
     return make
 
 
+def _flow(fixed, naive=0.03, fresh=1.2, mean=0.55, fm=0.5):
+    def make(seed, j):
+        return {
+            "flow": {
+                "recon_fixed": fixed * (1 + j),
+                "recon_naive": naive,
+                "recon_fresh": fresh,
+                "recon_mean": mean,
+                "fm_loss": fm,
+                "fm_loss_zero_velocity": 1.6,
+                "edit_naive": 0.1,
+                "edit_fixed": 0.05,
+                "noise_std_naive": 0.9,
+                "noise_std_fixed": 1.0,
+            }
+        }
+
+    return make
+
+
 def judge(claim, make, jitter=0.01):
     return claim.judge({s: make(s, jitter * (i - 1)) for i, s in enumerate(claim.seeds)})
 
@@ -66,6 +86,15 @@ SCENARIOS = {
         },
         _energy(0.2),
     ),
+    "flow_inversion": (
+        {
+            "fixed-point equal to naive": _flow(0.03),
+            "fixed-point as bad as a fresh sample": _flow(0.5, naive=0.6, fresh=0.5),
+            "fixed-point is predict-mean": _flow(0.4, naive=0.9, mean=0.4),
+            "small gain below threshold": _flow(0.025),
+        },
+        _flow(1e-6),
+    ),
 }
 
 
@@ -87,3 +116,4 @@ def test_missed_control_and_wide_interval_are_inconclusive():
     assert judge(GEN["keyframe_drift"], _drift(0.2, fit=0.4)).status == "inconclusive"
     assert judge(GEN["sled_energy"], _energy(0.2, mean=0.3, copy=1.0)).status == "inconclusive"
     assert judge(GEN["sled_energy"], _energy(0.2), jitter=0.6).status == "inconclusive"
+    assert judge(GEN["flow_inversion"], _flow(1e-6, fm=1.2)).status == "inconclusive"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from seqlab.experiments.cell import ExperimentCell
 from seqlab.experiments.claim import Baseline, Claim, Control
 from seqlab.generate.energy import SLED_TITLE
+from seqlab.generate.flow import MELODYFLOW_TITLE
 from seqlab.generate.keyframe import KEYFACE_TITLE
 
 SEEDS = (0, 1, 2)
@@ -131,4 +132,62 @@ SLED_ENERGY = Claim(
     details=_sled_details,
 )
 
-CLAIMS = {c.name: c for c in (KEYFRAME_DRIFT, SLED_ENERGY)}
+# -- MelodyFlow: the regularised (fixed-point) inversion reconstructs better than naive inversion ------
+FLOW_PARAMS = {"dim": 3, "length": 16, "steps": 300, "ode_steps": 10, "iters": 4, "d_model": 32, "layers": 2}
+
+
+def _flow_runs(seed):
+    return {"flow": ExperimentCell("generate.flow_inversion", dict(FLOW_PARAMS), seed)}
+
+
+def _recon_ratio(name):
+    return lambda r: r["flow"][f"recon_{name}"] / r["flow"]["recon_naive"]
+
+
+def _flow_details(results) -> str:
+    rows = [r["flow"] for r in results.values()]
+
+    def avg(key):
+        return sum(x[key] for x in rows) / len(rows)
+
+    return (
+        f"reconstruction MSE naive {avg('recon_naive'):.4f}, fixed-point {avg('recon_fixed'):.2e}, "
+        f"fresh sample {avg('recon_fresh'):.3f}, predict-mean {avg('recon_mean'):.3f}; edit to the other "
+        f"condition: MSE to the source naive {avg('edit_naive'):.3f}, fixed-point {avg('edit_fixed'):.3f}; "
+        "inverted-noise std "
+        f"naive {avg('noise_std_naive'):.3f}, fixed-point {avg('noise_std_fixed'):.3f}; FM loss "
+        f"{avg('fm_loss'):.3f} (zero velocity {avg('fm_loss_zero_velocity'):.3f})"
+    )
+
+
+FLOW_INVERSION = Claim(
+    name="flow_inversion",
+    title=MELODYFLOW_TITLE,
+    statement="inverting a latent sequence with the regularised (ReNoise-style fixed-point) inversion and "
+    "regenerating it reproduces the input far better than naive DDIM-style inversion",
+    effect="MelodyFlow: its regularised latent inversion beats naive DDIM inversion (and ReNoise) on the "
+    "editing fidelity metrics; no reconstruction ratio is published, so the threshold asks for half the "
+    "naive reconstruction error",
+    metric="reconstruction MSE after invert -> regenerate (10 Euler steps, same condition), fixed-point "
+    "(4 iterations) / naive, 2-layer transformer velocity field on 16-frame 3-channel sinusoid latents",
+    direction="lower",
+    threshold=0.5,
+    null=1.0,
+    control=Control(
+        "held-out flow-matching loss / zero-velocity loss",
+        0.6,
+        lambda r: r["flow"]["fm_loss"] / r["flow"]["fm_loss_zero_velocity"],
+        direction="lower",
+    ),
+    baselines=(
+        Baseline("fresh sample, no inversion (ratio to naive)", measure=_recon_ratio("fresh")),
+        Baseline("predict-mean (ratio to naive)", measure=_recon_ratio("mean")),
+    ),
+    seeds=SEEDS,
+    seconds=11.0,  # measured: 3.6 cpu-s for seed 0 (2-core CPU, load ~50)
+    make_runs=_flow_runs,
+    measure=_recon_ratio("fixed"),
+    details=_flow_details,
+)
+
+CLAIMS = {c.name: c for c in (KEYFRAME_DRIFT, SLED_ENERGY, FLOW_INVERSION)}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from seqlab.papers.status import NOT_IMPLEMENTED, PARTIAL, Judgement
+from seqlab.papers.status import PARTIAL, Judgement
 
 KEYFACE = "KeyFace: Expressive Audio-Driven Facial Animation for Long Sequences via KeyFrame Interpolation"
 
@@ -21,7 +21,11 @@ STATUS = {
         "audio / identity / emotion conditioning (face animation out of scope)",
     ),
     "High Fidelity Text-Guided Music Generation and Editing via Single-Stage Flow Matching": Judgement(
-        NOT_IMPLEMENTED,
-        "missing: flow matching over latent sequences and the regularised inversion (not built this round)",
+        PARTIAL,
+        "generate.flow: conditional flow matching with a transformer velocity field over latent sequences, "
+        "Euler sampling, naive DDIM-style inversion and the ReNoise-style fixed-point inversion adapted to "
+        "flow matching (tested on analytic fields); claim flow_inversion; missing: ReNoise's noise "
+        "regulariser (KL / autocorrelation penalties on the inverted noise), text conditioning, the VAE "
+        "codec latents, and the paper's editing metrics (CLAP, chroma) on music",
     ),
 }
