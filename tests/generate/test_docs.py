@@ -11,3 +11,5 @@ def test_docs_example_runs(capsys):
     exec(compile(blocks[0], "docs/generate.md", "exec"), {})
     out = capsys.readouterr().out
     assert "torch.Size([4, 16, 2])" in out and "torch.Size([4, 24, 2])" in out
+    naive, fixed = (float(line.split()[1]) for line in out.splitlines() if line.startswith("invert_"))
+    assert fixed < naive
