@@ -6,7 +6,7 @@ Similarity and alignment of two representations (:mod:`.similarity`), per-layer 
 (``seqlab list probes``).
 """
 
-from seqlab.probe import extract, invert, similarity  # noqa: F401
+from seqlab.probe import experiments, extract, invert, layers, similarity  # noqa: F401
 from seqlab.probe.extract import embedding_table, layer_function, layer_states
 from seqlab.probe.invert import (
     collision_test,
