@@ -115,3 +115,45 @@ def layer_function(lm, layer: int, *, fast: bool = True) -> Callable[[torch.Tens
         return lm.forward_embeds(embeds).hidden_states[layer]
 
     return generic_fn
+
+
+PRETRAINED = ("smollm2-135m", "minilm-l6")
+
+
+def load_model(spec: str, config: dict | None = None):
+    """A pretrained name (``smollm2-135m``, ``minilm-l6``) or a SequenceModel checkpoint.
+
+    A checkpoint is its ``step-*.json`` (or the folder holding it; the latest is taken). The model's
+    ``SequenceModel`` keyword arguments come from ``config`` or from the checkpoint's
+    ``extra["model"]`` (write them there with ``save_checkpoint(..., extra={"model": cfg})``).
+    """
+    from pathlib import Path
+
+    if spec in PRETRAINED:
+        import seqlab.lm
+
+        return seqlab.lm.load(spec)
+    from seqlab.models import SequenceModel
+    from seqlab.train.checkpoint import latest_checkpoint, load_checkpoint, read_checkpoint_meta
+
+    path = Path(spec)
+    if path.is_dir():
+        found = latest_checkpoint(path)
+        if found is None:
+            raise ValueError(f"--model {spec}: no checkpoint (step-*.json) in this folder")
+        path = found
+    if not path.is_file():
+        raise ValueError(
+            f"--model must be one of {', '.join(PRETRAINED)} or a SequenceModel checkpoint (step-*.json "
+            f"or its folder), got {spec!r}"
+        )
+    cfg = config if config is not None else read_checkpoint_meta(path)["extra"].get("model")
+    if not isinstance(cfg, dict):
+        raise ValueError(
+            f"checkpoint {path} does not record its model: pass the SequenceModel arguments "
+            '(--model-config \'{"mixer": "s4d", "d_model": 64, "n_layers": 2, "vocab_size": 16}\') '
+            "or save it with extra={'model': cfg}"
+        )
+    model = SequenceModel(**cfg)
+    load_checkpoint(path, model)
+    return model.eval()
