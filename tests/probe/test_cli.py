@@ -81,3 +81,14 @@ def test_list_probes_shows_every_probe_with_its_paper(capsys):
     ]:
         assert name in names and names[name].implements and name in out
     assert "2405.07987" in out and "2510.15511" in out
+
+
+def test_docs_example_runs():
+    import re
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parents[2] / "docs" / "probe.md"
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S)
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "docs/probe.md", "exec"), {})
