@@ -13,8 +13,8 @@ SEEDS = (0, 1, 2)
 SMOLLM2_VOCAB = 49152
 
 SIPIT_PARAMS = {"layer": 4, "n_prompts": 17, "length": 8, "max_candidates": 4096, "batch": 256}
-PLATONIC_PARAMS = {"n": 300, "k": 10, "layer": 20}
-INTERMEDIATE_PARAMS = {"folds": 5, "ridge": 10.0}
+PLATONIC_PARAMS = {"n": 300, "k": 10, "layer": 20, "max_tokens": 16}
+INTERMEDIATE_PARAMS = {"folds": 5, "ridge": 10.0, "aug_texts": 64}
 
 
 def _cell(name: str, params: dict):
@@ -76,7 +76,7 @@ CLAIMS = {
         "grows with competence (language-language and language-vision scores of ~0.1-0.3 at N=1024, "
         "chance ~0.01)",
         metric="mutual 10-NN alignment of mean-pooled SmolLM2 layer 20 and MiniLM last layer on 300 "
-        "Lee sentences "
+        "Lee sentences, first 16 tokens "
         "(a fresh sample per seed)",
         direction="higher",
         threshold=0.10,  # three times chance (10/299 = 0.033)

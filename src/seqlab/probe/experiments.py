@@ -16,6 +16,7 @@ background corpus, and the 200 labelled movie-review sentences ``pang_lee_polari
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import time
@@ -133,13 +134,24 @@ def sipit_experiment(params: dict, seed: int) -> dict:
     }
 
 
-def _pooled_states(lm, texts: list[str], batch: int = 32) -> list[torch.Tensor]:
-    """Per layer, the mean-pooled states ``(N, d)`` of ``texts`` (batched)."""
+def _pooled_states(
+    lm, texts: list[str], batch: int = 32, max_tokens: int | None = None
+) -> list[torch.Tensor]:
+    """Per layer, the mean-pooled states ``(N, d)`` of ``texts`` (batched by length, in input order).
+
+    ``max_tokens`` keeps the first tokens of each text (the Platonic paper truncates texts too).
+    """
+    if max_tokens is not None:
+        texts = [lm.decode(lm.encode([t]).ids[:, : int(max_tokens)])[0] for t in texts]
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths: little padding
     parts = []
     for i in range(0, len(texts), batch):
-        ids, mask = lm.encode(texts[i : i + batch])
+        ids, mask = lm.encode([texts[j] for j in order[i : i + batch]])
         parts.append([pooled(h, mask) for h in layer_states(lm, ids, mask)])
-    return [torch.cat([p[l] for p in parts]) for l in range(len(parts[0]))]
+    out = [torch.cat([p[layer] for p in parts]) for layer in range(len(parts[0]))]
+    inverse = torch.empty(len(order), dtype=torch.long)
+    inverse[torch.tensor(order)] = torch.arange(len(order))
+    return [h[inverse] for h in out]
 
 
 @experiment("probe.platonic")
@@ -147,8 +159,9 @@ def platonic_experiment(params: dict, seed: int) -> dict:
     """Mutual k-NN of SmolLM2 (layer) and MiniLM (last layer) on ``n`` Lee sentences."""
     n, k, layer = int(params["n"]), int(params["k"]), int(params["layer"])
     texts = _subsample(lee_sentences(), n, seed)
-    smol = _pooled_states(_lm("smollm2-135m"), texts)
-    mini = _pooled_states(_lm("minilm-l6"), texts)[-1]
+    max_tokens = params.get("max_tokens")
+    smol = _pooled_states(_lm("smollm2-135m"), texts, max_tokens=max_tokens)
+    mini = _pooled_states(_lm("minilm-l6"), texts, max_tokens=max_tokens)[-1]
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed + 1))
     return {
         "alignment": mutual_knn(smol[layer], mini, k),
@@ -172,22 +185,55 @@ def _cv_accuracy(X, y, folds, ridge) -> float:
     return correct / len(y)
 
 
+def _folds(n: int, n_folds: int, seed: int) -> list[torch.Tensor]:
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return [perm[i::n_folds] for i in range(n_folds)]
+
+
+def _cv_accuracy(X, y, folds, ridge) -> float:
+    correct = 0
+    for i, te in enumerate(folds):
+        tr = torch.cat([f for j, f in enumerate(folds) if j != i])
+        correct += probe_accuracy(X, y, split=(tr, te), ridge=ridge) * len(te)
+    return correct / len(y)
+
+
+@functools.lru_cache(maxsize=2)
+def _polarity_layers(model: str, aug_texts: int):
+    """Mean-pooled states per layer of the 200 polarity sentences, and the intermediate-layer metrics.
+
+    Deterministic given its arguments (the claim's seeds change only the folds), so it is computed once
+    per process and shared by the seeds. The metrics use the first ``aug_texts`` sentences and one
+    fixed augmentation of each.
+    """
+    lm = _lm(model)
+    texts, _ = polarity()
+    feats = _pooled_states(lm, texts)
+    ids, mask = lm.encode(texts[:aug_texts])
+    states = layer_states(lm, ids, mask)
+    aug_ids, aug_mask = lm.encode([augment(t, i) for i, t in enumerate(texts[:aug_texts])])
+    aug = layer_states(lm, aug_ids, aug_mask)
+    metrics = {
+        "prompt_entropy": [prompt_entropy(h, mask) for h in states],
+        "curvature": [curvature(h, mask) for h in states],
+        "augmentation_invariance": [
+            augmentation_invariance(a, b, mask, aug_mask) for a, b in zip(states, aug, strict=True)
+        ],
+    }
+    return feats, metrics
+
+
 @experiment("probe.intermediate")
 def intermediate_experiment(params: dict, seed: int) -> dict:
     """Nested-CV sentiment accuracy of the layer picked on training folds vs the last layer (SmolLM2)."""
-    lm = _lm(params.get("model", "smollm2-135m"))
-    texts, y = polarity()
+    _, y = polarity()
     ridge, n_folds = float(params.get("ridge", 10.0)), int(params.get("folds", 5))
-    ids, mask = lm.encode(texts)
-    states = layer_states(lm, ids, mask)
-    feats = [pooled(h, mask) for h in states]
+    feats, metrics = _polarity_layers(params.get("model", "smollm2-135m"), int(params.get("aug_texts", 64)))
     folds = _folds(len(y), n_folds, seed)
     chosen_correct, picks = 0, []
     for i, te in enumerate(folds):
-        tr_idx = [j for j in range(n_folds) if j != i]
-        inner = [folds[j] for j in tr_idx]
-        # select the layer by cross-validation on the training folds only
-        sub = torch.cat(inner)
+        inner = [f for j, f in enumerate(folds) if j != i]
+        sub = torch.cat(inner)  # the training folds; the layer is chosen by CV inside them only
         remap = {int(v): r for r, v in enumerate(sub)}
         inner_local = [torch.tensor([remap[int(v)] for v in f]) for f in inner]
         scores = [_cv_accuracy(F[sub], y[sub], inner_local, ridge) for F in feats[1:]]
@@ -197,16 +243,7 @@ def intermediate_experiment(params: dict, seed: int) -> dict:
     chosen = chosen_correct / len(y)
     per_layer = [_cv_accuracy(F, y, folds, ridge) for F in feats]
     last = per_layer[-1]
-    aug_ids, aug_mask = lm.encode([augment(t, seed * 7919 + i) for i, t in enumerate(texts)])
-    aug = layer_states(lm, aug_ids, aug_mask)
-    metrics = {
-        "prompt_entropy": [prompt_entropy(h, mask) for h in states],
-        "curvature": [curvature(h, mask) for h in states],
-        "augmentation_invariance": [
-            augmentation_invariance(a, b, mask, aug_mask) for a, b in zip(states, aug)
-        ],
-        "probe_accuracy": per_layer,
-    }
+    metrics = {**metrics, "probe_accuracy": per_layer}
     return {
         "gain": chosen - last,
         "chosen_accuracy": chosen,

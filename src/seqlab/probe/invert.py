@@ -14,7 +14,8 @@ position ``t`` is recovered by searching the vocabulary for the token ``v`` whos
 
     x_t = the first v (in a candidate order) with |F_l(x_<t, v) - h_t| <= tol * max(1, |h_t|)
 
-checking candidates in batches. Every order visits the whole vocabulary, so the search is exact
+checking candidates in batches of growing size (1, 4, 16, ... up to ``batch``). Every order visits
+the whole vocabulary, so the search is exact
 (linear in the sequence length, at most ``V`` candidates a position); the order only sets the cost:
 
 * ``"gradient"`` -- the paper's policy: a continuous proxy ``e`` for the token's embedding is moved by
@@ -149,6 +150,15 @@ def _order(order, f, E, prefix, target, t, inverse, grad_steps, lr):
     return torch.cdist(e.detach()[None], E)[0].argsort()
 
 
+def _growing_chunks(cand: torch.Tensor, batch: int):
+    """Candidates in batches of 1, 4, 16, ... up to ``batch``: a good order stops after a tiny batch."""
+    size, i = 1, 0
+    while i < len(cand):
+        yield cand[i : i + size]
+        i += size
+        size = min(batch, size * 4)
+
+
 @register("probe", "sipit", implements=INJECTIVE, used_by=[INJECTIVE.title], family="invertibility")
 def sipit(lm, hidden: torch.Tensor, layer: int, **kw) -> torch.LongTensor:
     """Token ids ``(T,)`` or ``(B, T)`` recovered from ``hidden = lm.hidden_states(ids)[layer]``.
@@ -202,7 +212,7 @@ def sipit_search(
             bound = tol * max(1.0, float(target.norm()))
             best, best_d, n = -1, float("inf"), 0
             with torch.no_grad():
-                for chunk in cand.split(batch):
+                for chunk in _growing_chunks(cand, batch):
                     x = torch.cat([prefix.expand(len(chunk), t, -1), E[chunk][:, None]], 1)
                     d = (f(x)[:, t].float() - target).norm(dim=1)
                     j = int(d.argmin())
