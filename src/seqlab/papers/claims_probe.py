@@ -12,7 +12,7 @@ from seqlab.experiments.claim import Baseline, Claim, Control
 SEEDS = (0, 1, 2)
 SMOLLM2_VOCAB = 49152
 
-SIPIT_PARAMS = {"layer": 4, "n_prompts": 17, "length": 8, "max_candidates": 4096, "batch": 256}
+SIPIT_PARAMS = {"layer": 1, "n_prompts": 17, "length": 8, "max_candidates": 4096, "batch": 256}
 PLATONIC_PARAMS = {"n": 300, "k": 10, "layer": 20, "max_tokens": 16}
 INTERMEDIATE_PARAMS = {"folds": 5, "ridge": 10.0, "aug_texts": 64}
 
@@ -44,7 +44,7 @@ CLAIMS = {
         effect="SipIt: 100% exact token-level recovery of prompts from hidden states (GPT-2 family "
         "and others); "
         "no collision in billions of prompt pairs",
-        metric="fraction of tokens recovered exactly, SmolLM2-135M layer 4, 17 Lee-corpus prompts x 8 tokens "
+        metric="fraction of tokens recovered exactly, SmolLM2-135M layer 1, 17 Lee-corpus prompts x 8 tokens "
         "per seed (51 disjoint prompts over 3 seeds), linear candidate order, at most 4096 "
         "candidates a position",
         direction="higher",
@@ -58,7 +58,7 @@ CLAIMS = {
         baselines=(
             Baseline("chance 1/V", value=1.0 / SMOLLM2_VOCAB),
             Baseline(
-                "nearest input embedding to the layer-4 state (no model)",
+                "nearest input embedding to the layer-1 state (no model)",
                 measure=_get("sipit", "nearest_embedding"),
             ),
         ),
