@@ -90,3 +90,48 @@ def test_a_missed_control_is_inconclusive():
     assert judge(PROBE_CLAIMS["sipit_smollm2"], _sipit(1.0, ctl=0.5)).status == "inconclusive"
     assert judge(PROBE_CLAIMS["platonic_smollm2_minilm"], _platonic(0.3, ctl=0.2)).status == "inconclusive"
     assert judge(PROBE_CLAIMS["intermediate_layer_probe"], _inter(0.1, best=0.55)).status == "inconclusive"
+
+
+class _CharLM:
+    """A fake LM: ids = character codes (right-padded), each layer state = the code times (layer + 1)."""
+
+    padding_side = "right"
+
+    def encode(self, texts):
+        import torch
+
+        n = max(len(t) for t in texts)
+        ids = torch.tensor([[ord(c) for c in t] + [0] * (n - len(t)) for t in texts])
+        mask = torch.tensor([[1] * len(t) + [0] * (n - len(t)) for t in texts])
+        from seqlab.lm.interface import Encoded
+
+        return Encoded(ids, mask)
+
+    def decode(self, ids):
+        return ["".join(chr(int(c)) for c in row if int(c)) for row in ids]
+
+    def hidden_states(self, ids, mask=None):
+        return tuple(ids.float()[..., None].repeat(1, 1, 2) * (i + 1) for i in range(2))
+
+
+def test_pooled_states_keep_the_input_order_and_truncate():
+    from seqlab.probe.experiments import _pooled_states
+
+    texts = ["abcdef", "z", "mmmm", "ab", "yyyyyyyyy"]
+    out = _pooled_states(_CharLM(), texts, batch=2)
+    want = [sum(map(ord, t)) / len(t) for t in texts]
+    assert out[1][:, 0].tolist() == pytest.approx([2 * w for w in want])
+    short = _pooled_states(_CharLM(), texts, batch=2, max_tokens=2)
+    assert short[0][:, 0].tolist() == pytest.approx([sum(map(ord, t[:2])) / len(t[:2]) for t in texts])
+
+
+def test_experiment_data_and_disjoint_prompt_blocks():
+    from seqlab.probe.experiments import _folds, _subsample, lee_sentences, polarity
+
+    texts, y = polarity()
+    assert len(texts) == 200 and int(y.sum()) == 100
+    s = lee_sentences()
+    blocks = [set(_subsample(s, 17, seed, disjoint=True)) for seed in (0, 1, 2)]
+    assert all(len(b) == 17 for b in blocks) and not (blocks[0] & blocks[1]) and not (blocks[1] & blocks[2])
+    folds = _folds(200, 5, 0)
+    assert sorted(int(i) for f in folds for i in f) == list(range(200))
