@@ -82,8 +82,9 @@ def _plot(path: Path, title: str, series: dict, xlabel="layer", heatmap=None):
 
 
 def run(args) -> int:
-    from seqlab.probe import cka, collision_test, layer_states, sipit_search
+    from seqlab.probe import cka, layer_states, sipit_search
     from seqlab.probe.extract import load_model
+    from seqlab.probe.invert import pairwise_collisions
     from seqlab.probe.layers import curvature, layer_flow, layer_metrics, prompt_entropy, tokens
 
     if args.prompts < 2 or args.length < 3:
@@ -129,8 +130,14 @@ def run(args) -> int:
         _plot(out_dir / "cka.png", title, {}, heatmap=mat)
     elif args.probe == "collisions":
         rows, series = [], []
-        for layer in range(lm.n_layers + 1):
-            r = collision_test(lm, ids, layer, mask)
+        states = layer_states(lm, ids, mask)  # one pass; the last real token of each row
+        if mask is not None and getattr(lm, "padding_side", "left") == "right":
+            last = mask.long().sum(1) - 1
+            lasts = [h[torch.arange(len(h)), last] for h in states]
+        else:
+            lasts = [h[:, -1] for h in states]
+        for layer, h in enumerate(lasts):
+            r = pairwise_collisions(h)
             rows.append([layer, r["pairs"], f"{r['min_distance']:.4g}", r["collisions"]])
             series.append(r["min_distance"])
         _table(["layer", "pairs", "min distance", "collisions (<1e-6)"], rows)

@@ -81,18 +81,22 @@ def collision_test(lm, ids: torch.Tensor, layer: int = -1, mask=None, eps: float
     if len({tuple(r.tolist()) for r in rows}) != ids.shape[0]:
         raise ValueError("collision_test expects distinct prompts (two rows of ids are identical)")
     layer = check_layer(lm, layer)
-    h = last_token_states(lm, ids, layer, mask).double()
+    return {**pairwise_collisions(last_token_states(lm, ids, layer, mask), eps), "layer": layer}
+
+
+def pairwise_collisions(h: torch.Tensor, eps: float = 1e-6) -> dict:
+    """``{"prompts", "pairs", "min_distance", "collisions"}`` of the rows of ``h`` (N, d), in float64."""
+    h = h.double()
     if not bool(torch.isfinite(h).all()):
         raise ValueError("collision_test: the model produced NaN or inf hidden states")
     d = torch.cdist(h, h)
     iu = torch.triu_indices(len(h), len(h), 1)
     pair = d[iu[0], iu[1]]
     return {
-        "prompts": int(ids.shape[0]),
+        "prompts": int(h.shape[0]),
         "pairs": int(pair.numel()),
         "min_distance": float(pair.min()),
         "collisions": int((pair < eps).sum()),
-        "layer": layer,
     }
 
 
