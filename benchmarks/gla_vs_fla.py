@@ -9,6 +9,8 @@ warm-up; on CPU, of wall-clock runs) for the recurrences fla has kernels for, on
 - scalar gate (simple GLA, Mamba-2 SSD): fla ``chunk_simple_gla`` and ``chunk_gla`` with the gate
   broadcast over ``d_k``; fla's plain-PyTorch ``naive_chunk_simple_gla``; seqlab ``gla_chunked``;
 - per-key-dim gate (GLA): fla ``chunk_gla``; seqlab ``gla_chunked``;
+- seqlab ``gla_chunked(backend="triton")`` (its fused in-chunk kernels) wherever Triton can run (CUDA;
+  on CPU only under ``TRITON_INTERPRET=1``, which checks values, not speed);
 - fixed per-head decay (retention): fla ``chunk_retention``; seqlab ``gla_chunked`` with that decay;
 - reference: causal ``scaled_dot_product_attention`` on the same q, k, v.
 
@@ -29,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from seqlab.bench.speed import load_fla_naive, write_json
+from seqlab.ops import gla_triton
 from seqlab.ops.gla import gla_chunked
 
 
@@ -80,21 +83,24 @@ def _inputs(args, gate: str, dtype: torch.dtype):
     return [t.to(args.device, dtype) for t in (q, k, v)], log_g.to(args.device)
 
 
-def _seqlab(compiled):
+def _seqlab(compiled, backend="torch"):
     fn = torch.compile(gla_chunked) if compiled else gla_chunked
 
     def run(q, k, v, log_g):  # (B, T, H, D) in and out, seqlab's (B, H, T, D) inside
-        o, _ = fn(*(t.transpose(1, 2) for t in (q, k, v)), log_g.transpose(1, 2).to(q.dtype))
+        qkv = (t.transpose(1, 2) for t in (q, k, v))
+        o, _ = fn(*qkv, log_g.transpose(1, 2).to(q.dtype), backend=backend)
         return o.transpose(1, 2)
 
     return run
 
 
-def _candidates(fla: dict, naive, gate: str, compile_: bool) -> dict:
+def _candidates(fla: dict, naive, gate: str, compile_: bool, triton_ok: bool = False) -> dict:
     """name -> (dtype, fn(q, k, v, log_g) -> o in (B, T, H, D)) for one gate kind."""
     rows = {}
     for dtype_name, dtype in (("bf16", torch.bfloat16), ("fp32", torch.float32)):
         rows[f"seqlab gla_chunked {dtype_name}"] = (dtype, _seqlab(False))
+        if triton_ok:  # seqlab's fused in-chunk kernels (seqlab.ops.gla_triton)
+            rows[f"seqlab gla_chunked triton {dtype_name}"] = (dtype, _seqlab(False, "triton"))
     if "error" not in fla:
         if gate == "scalar":
             rows["fla chunk_simple_gla bf16"] = (
@@ -146,7 +152,8 @@ def run(args) -> dict:
         (q64, k64, v64), lg64 = _inputs(args, gate, torch.float64)
         ref = gla_chunked(*(t.transpose(1, 2) for t in (q64, k64, v64)), lg64.transpose(1, 2))[0]
         ref = ref.transpose(1, 2)
-        for name, (dtype, fn) in _candidates(fla, naive, gate, args.compile).items():
+        triton_ok = gla_triton.usable(torch.device(args.device))
+        for name, (dtype, fn) in _candidates(fla, naive, gate, args.compile, triton_ok).items():
             row = {"gate": gate, "name": name}
             result["rows"].append(row)
             (q, k, v), lg = _inputs(args, gate, dtype)
@@ -166,8 +173,15 @@ def run(args) -> dict:
                 row["error"] = f"{type(err).__name__}: {str(err).splitlines()[0][:200] if str(err) else ''}"
                 if args.device.startswith("cuda"):
                     torch.cuda.synchronize()
-            print(f"{gate:9s} {name:52s} " + (f"{row['ms']:9.2f} ms  rel_err {row['rel_err']:.1e}"
-                                             if "ms" in row else f"failed: {row['error']}"), flush=True)
+            print(
+                f"{gate:9s} {name:52s} "
+                + (
+                    f"{row['ms']:9.2f} ms  rel_err {row['rel_err']:.1e}"
+                    if "ms" in row
+                    else f"failed: {row['error']}"
+                ),
+                flush=True,
+            )
             write_json(result, args.out)
     _ratios(result)
     write_json(result, args.out)
@@ -192,8 +206,10 @@ def _ratios(result: dict) -> None:
             }
     print("\nseqlab best / fla Triton best, fwd+bwd:")
     for gate, r in result["ratios"].items():
-        print(f"  {gate:9s} {r['seqlab']} {r['seqlab_ms']:.2f} ms / {r['fla']} {r['fla_ms']:.2f} ms "
-              f"= {r['seqlab_over_fla']:.2f}x")
+        print(
+            f"  {gate:9s} {r['seqlab']} {r['seqlab_ms']:.2f} ms / {r['fla']} {r['fla_ms']:.2f} ms "
+            f"= {r['seqlab_over_fla']:.2f}x"
+        )
 
 
 def main(argv=None) -> int:

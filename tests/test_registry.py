@@ -11,6 +11,8 @@ from seqlab.registry import Paper
 # Components that are seqlab's own construction and implement no paper's method.
 # seqlab components that implement no paper (greedy decoding is the textbook argmax)
 OWN = {"scenario:sequence-tasks", "task:text_lm", "decoder:greedy"}
+# the reason module's discrete references: supervised next-token CoT / no CoT, no paper's method
+OWN |= {"reasoner:cot", "reasoner:no_cot"}
 
 
 @pytest.fixture

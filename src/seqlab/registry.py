@@ -247,3 +247,43 @@ def get(kind: str, name: str) -> Entry:
 def create(kind: str, name: str, **cfg: Any) -> Any:
     """Build component ``name`` of ``kind`` with keyword configuration ``cfg``."""
     return get(kind, name).obj(**cfg)
+
+
+# -- experiments: seeded functions that claims run as cells (seqlab.experiments.cell) --------------------
+Experiment = Callable[[dict, int], dict]
+_EXPERIMENTS: dict[str, Experiment] = {}
+EXPERIMENT_NAME = re.compile(r"^[a-z][a-z0-9_]*\.[a-z0-9_.]+$")
+
+
+def experiment(name: str) -> Callable[[Experiment], Experiment]:
+    """Decorator registering ``fn(params, seed) -> dict`` as experiment ``name`` ("package.what")."""
+    if not EXPERIMENT_NAME.match(name):
+        raise ValueError(f"experiment name must be 'package.what' in lower case, got {name!r}")
+
+    def deco(fn: Experiment) -> Experiment:
+        old = _EXPERIMENTS.get(name)
+        if old is not None and old is not fn:
+            raise ValueError(f"experiment {name!r} is already registered by {old.__module__}.{old.__name__}")
+        _EXPERIMENTS[name] = fn
+        return fn
+
+    return deco
+
+
+def get_experiment(name: str) -> Experiment:
+    """The function of experiment ``name``, importing its package (``seqlab.<first part>``) first."""
+    if name not in _EXPERIMENTS:
+        package = name.split(".", 1)[0]
+        try:
+            importlib.import_module(f"seqlab.{package}")
+        except ModuleNotFoundError as err:
+            if err.name != f"seqlab.{package}":
+                raise
+        if name not in _EXPERIMENTS:
+            known = ", ".join(sorted(n for n in _EXPERIMENTS if n.startswith(package + "."))) or "none"
+            raise KeyError(f"unknown experiment {name!r}; registered in seqlab.{package}: {known}")
+    return _EXPERIMENTS[name]
+
+
+def experiment_names() -> list[str]:
+    return sorted(_EXPERIMENTS)

@@ -83,3 +83,55 @@ def test_rerun_stale_retrains_rows_of_another_commit(tmp_path, toy_components, c
     assert _bench(tmp_path, "--workers", "0", "--rerun-stale") == 0 and len(calls) == 8
     with ResultStore(tmp_path / "s.sqlite") as store:
         assert len(store) == 4 and store.stale_keys() == set()
+
+
+RESOURCES = GRID + "resources: {cpus_per_cell: 0.5, gpus_per_cell: 0, max_retries: 4}\n"
+
+
+def test_grid_resources_reach_the_ray_executor_and_options_win(tmp_path, toy_components, monkeypatch):
+    import seqlab.experiments.ray_executor as ray_executor
+
+    seen = {}
+
+    class Stop(ValueError):  # a user error to the CLI: exits 2 without running anything
+        pass
+
+    def fake_ray(address, **kw):
+        seen.update(kw)
+        raise Stop("stop here")
+
+    monkeypatch.setattr(ray_executor, "RayCells", fake_ray)
+    p = tmp_path / "grid.yaml"
+    p.write_text(RESOURCES)
+    args = [
+        "bench",
+        "--grid",
+        str(p),
+        "--store",
+        str(tmp_path / "s.sqlite"),
+        "--no-report",
+        "--executor",
+        "ray",
+    ]
+    assert cli.main([*args, "--max-retries", "1"]) == 2
+    assert {k: seen[k] for k in ("cpus_per_cell", "gpus_per_cell", "max_retries")} == {
+        "cpus_per_cell": 0.5,
+        "gpus_per_cell": 0,
+        "max_retries": 1,
+    }
+
+
+@pytest.mark.parametrize(
+    "resources, match",
+    [
+        ("{cpus_per_cell: 0}", "resources.cpus_per_cell' expects a number > 0"),
+        ("{gpus: 1}", "unknown field 'resources.gpus'"),
+        ("{max_retries: 1.5}", "resources.max_retries' expects an int >= 0"),
+    ],
+)
+def test_bad_grid_resources_name_the_field_and_line(tmp_path, toy_components, capsys, resources, match):
+    p = tmp_path / "grid.yaml"
+    p.write_text(GRID + f"resources: {resources}\n")
+    rc = cli.main(["bench", "--grid", str(p), "--store", str(tmp_path / "s.sqlite"), "--no-report", "--list"])
+    err = capsys.readouterr().err
+    assert rc == 2 and match in err and "grid.yaml" in err

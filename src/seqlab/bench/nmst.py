@@ -4,7 +4,10 @@ Model", arXiv 2210.00660), at laptop scale.
 Data: the sentences of gensim's shipped Lee corpus (``lee_background.cor``), lower-cased words, the
 ``vocab`` most frequent kept (others -> UNK); every sentence is ``BOS w_1 .. w_n EOS``. The last
 10% of sentences are held out. Two LMs with the same backbone, seed and optimisation are trained:
-a plain softmax head (``SequenceModel``) and the NMST head (:class:`~seqlab.models.nmst.NMSTLanguageModel`).
+a plain softmax head (``SequenceModel``), the NMST head (:class:`~seqlab.models.nmst.NMSTLanguageModel`)
+and, as the baseline NMST relaxes, the self-terminating head of Welleck et al. 2020 (arXiv 2002.02492,
+:class:`~seqlab.models.nmst.STLanguageModel`, same epsilon): its rows ``st_ppl``, ``st_nonterm`` and
+``st_nonterm_mean`` are reported beside the others (the ``nmst`` claim's criterion does not read them).
 
 Measured on the held-out sentences: word perplexity (EOS included) of both and of the add-one
 unigram model, and the non-termination ratio -- the fraction of continuations of the prompts
@@ -27,7 +30,7 @@ import torch.nn.functional as F
 from seqlab.decode import generate
 from seqlab.experiments.config import RunConfig
 from seqlab.models import SequenceModel
-from seqlab.models.nmst import NMSTLanguageModel
+from seqlab.models.nmst import NMSTLanguageModel, STLanguageModel
 from seqlab.tasks.text import gensim_data_dir
 
 DECODERS = {
@@ -138,11 +141,13 @@ def run_nmst(cfg: RunConfig) -> dict[str, Any]:
     plain = SequenceModel(vocab_size=v, **backbone)
     torch.manual_seed(cfg.seed)
     nmst = NMSTLanguageModel(v, eos, epsilon=p["epsilon"], **backbone)
+    torch.manual_seed(cfg.seed)
+    st = STLanguageModel(v, eos, epsilon=p["epsilon"], **backbone)
     prompts = torch.tensor(
         [s[: 1 + p["prompt_words"]] for s in test if len(s) > p["prompt_words"] + 1][: p["n_prompts"]]
     )
     result: dict[str, Any] = {"unigram_ppl": unigram_perplexity(train, test), "vocab_size": v}
-    for name, model in (("softmax", plain), ("nmst", nmst)):
+    for name, model in (("softmax", plain), ("nmst", nmst), ("st", st)):
         train_lm(model, train, cfg, pad=eos)
         result[f"{name}_ppl"] = perplexity(model, test, pad=eos)
         ratios = non_termination(model, prompts, eos, p["max_length"], cfg.seed)

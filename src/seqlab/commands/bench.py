@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -64,16 +65,23 @@ def add_arguments(p):
         "default: a local Ray with --workers CPUs",
     )
     p.add_argument(
-        "--cpus-per-cell", type=float, default=1.0, help="with --executor ray: CPUs each cell asks for"
+        "--cpus-per-cell",
+        type=float,
+        default=None,
+        help="with --executor ray: CPUs each cell asks for (default: the grid's resources, else 1)",
     )
     p.add_argument(
-        "--gpus-per-cell", type=float, default=0.0, help="with --executor ray: GPUs each cell asks for"
+        "--gpus-per-cell",
+        type=float,
+        default=None,
+        help="with --executor ray: GPUs each cell asks for (default: the grid's resources, else 0)",
     )
     p.add_argument(
         "--max-retries",
         type=retries_arg,
-        default=2,
-        help="with --executor ray: retries of a cell whose worker dies or whose run raises",
+        default=None,
+        help="with --executor ray: retries of a cell whose worker dies or whose run raises "
+        "(default: the grid's resources, else 2)",
     )
     p.add_argument("--resume", action="store_true", help="continue interrupted runs from their checkpoints")
     p.add_argument(
@@ -85,6 +93,30 @@ def add_arguments(p):
         "--list", action="store_true", help="list the suites and the runs of the chosen grid, then exit"
     )
     p.add_argument("--no-report", action="store_true", help="skip writing the report")
+
+
+def _run_data_parallel(args, grid, executor_name: str) -> int:
+    """``torchrun --nproc_per_node N -m seqlab bench ...``: every run trained by all ranks together (DDP).
+
+    Rank 0 alone opens the store, picks the runs not stored yet and writes each row as its run ends;
+    the other ranks train the same runs in the same order (``fit`` shards each global batch).
+    """
+    from seqlab.bench.runner import run_grid_data_parallel
+    from seqlab.train.distributed import init_distributed
+
+    if executor_name == "ray" or args.resume or args.rerun_stale:
+        raise ValueError(
+            "under torchrun, seqlab bench takes neither --executor ray, --resume nor --rerun-stale"
+        )
+    rank, world = init_distributed()
+    t0 = time.perf_counter()
+    out = run_grid_data_parallel(grid.runs, args.store, grid_name=grid.name)
+    if rank == 0:
+        print(
+            f"done ({world} ranks per run): {len(out.done)} trained, {len(out.skipped)} already stored "
+            f"({time.perf_counter() - t0:.0f} s)"
+        )
+    return 0
 
 
 def resume_plan(runs, store) -> tuple[list[str], list[str]]:
@@ -107,25 +139,21 @@ def run(args) -> int:
         raise ValueError("give either --suite or --grid, not both")
     validate_workers(args.workers)
     executor_name = getattr(args, "executor", "process")
+    cli_resources = {
+        key: getattr(args, key, None)
+        for key in ("cpus_per_cell", "gpus_per_cell", "max_retries")
+        if getattr(args, key, None) is not None
+    }
     if executor_name != "ray":
-        given = [
-            flag
-            for flag, value, default in (
-                ("--address", getattr(args, "address", None), None),
-                ("--cpus-per-cell", getattr(args, "cpus_per_cell", 1.0), 1.0),
-                ("--gpus-per-cell", getattr(args, "gpus_per_cell", 0.0), 0.0),
-                ("--max-retries", getattr(args, "max_retries", 2), 2),
-            )
-            if value != default
-        ]
+        given = [f"--{k.replace('_', '-')}" for k in cli_resources]
+        if getattr(args, "address", None) is not None:
+            given.insert(0, "--address")
         if given:
             raise ValueError(f"{', '.join(given)} only apply with --executor ray")
     else:
-        if not args.cpus_per_cell > 0 or not args.gpus_per_cell >= 0:
-            raise ValueError(
-                f"--cpus-per-cell must be > 0 and --gpus-per-cell >= 0, got {args.cpus_per_cell} "
-                f"and {args.gpus_per_cell}"
-            )
+        cpus, gpus = cli_resources.get("cpus_per_cell", 1.0), cli_resources.get("gpus_per_cell", 0.0)
+        if not cpus > 0 or not gpus >= 0:
+            raise ValueError(f"--cpus-per-cell must be > 0 and --gpus-per-cell >= 0, got {cpus} and {gpus}")
         if args.address is not None:
             from seqlab.experiments.ray_executor import check_reachable
 
@@ -141,6 +169,8 @@ def run(args) -> int:
         for r in grid.runs:
             print(f"  {r.key()}  {r.task} {r.task_params} {r.mixer} d={r.d_model} lr={r.lr} seed={r.seed}")
         return 0
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # under torchrun: each run data-parallel over the ranks
+        return _run_data_parallel(args, grid, executor_name)
     t0 = time.perf_counter()
     with ResultStore(args.store) as store:
         if args.resume:
@@ -168,15 +198,23 @@ def run(args) -> int:
         if executor_name == "ray":
             from seqlab.experiments.ray_executor import RayCells
 
+            # command-line options win over the grid file's resources, which win over the defaults
+            res = {
+                "cpus_per_cell": 1.0,
+                "gpus_per_cell": 0.0,
+                "max_retries": 2,
+                **grid.resources,
+                **cli_resources,
+            }
             executor = RayCells(
                 args.address,
-                cpus_per_cell=args.cpus_per_cell,
-                gpus_per_cell=args.gpus_per_cell,
-                max_retries=args.max_retries,
+                cpus_per_cell=res["cpus_per_cell"],
+                gpus_per_cell=res["gpus_per_cell"],
+                max_retries=res["max_retries"],
                 num_cpus=max(1, args.workers),
             )
             print(f"executor: {executor.describe()}")
-            if args.gpus_per_cell > 0:  # Ray sets CUDA_VISIBLE_DEVICES to the cell's GPUs
+            if res["gpus_per_cell"] > 0:  # Ray sets CUDA_VISIBLE_DEVICES to the cell's GPUs
                 import functools
 
                 from seqlab.bench.runner import default_run_fn

@@ -6,6 +6,8 @@ claims with an *experiment*: a plain function ``fn(params: dict, seed: int) -> d
 under a dotted name whose first part is the seqlab package that defines it::
 
     # in seqlab/embed/experiments.py (imported by seqlab/embed/__init__.py)
+    from seqlab.registry import experiment   # the registry sits below every package
+
     @experiment("embed.lmk_vs_cls")
     def lmk_vs_cls(params, seed):
         ...
@@ -26,54 +28,25 @@ runner sets it), create its own data from the seed, and return JSON-ready number
 
 from __future__ import annotations
 
-import importlib
-import re
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
 from seqlab.experiments.config import config_key
+from seqlab.registry import EXPERIMENT_NAME as _NAME
+from seqlab.registry import experiment, experiment_names, get_experiment
 
-Experiment = Callable[[dict, int], dict]
-_EXPERIMENTS: dict[str, Experiment] = {}
-_NAME = re.compile(r"^[a-z][a-z0-9_]*\.[a-z0-9_.]+$")
-
-
-def experiment(name: str) -> Callable[[Experiment], Experiment]:
-    """Decorator registering ``fn(params, seed) -> dict`` as experiment ``name`` ("package.what")."""
-    if not _NAME.match(name):
-        raise ValueError(f"experiment name must be 'package.what' in lower case, got {name!r}")
-
-    def deco(fn: Experiment) -> Experiment:
-        old = _EXPERIMENTS.get(name)
-        if old is not None and old is not fn:
-            raise ValueError(f"experiment {name!r} is already registered by {old.__module__}.{old.__name__}")
-        _EXPERIMENTS[name] = fn
-        return fn
-
-    return deco
-
-
-def get_experiment(name: str) -> Experiment:
-    """The function of experiment ``name``, importing its package (``seqlab.<first part>``) first."""
-    if name not in _EXPERIMENTS:
-        package = name.split(".", 1)[0]
-        try:
-            importlib.import_module(f"seqlab.{package}")
-        except ModuleNotFoundError as err:
-            if err.name != f"seqlab.{package}":
-                raise
-        if name not in _EXPERIMENTS:
-            known = ", ".join(sorted(n for n in _EXPERIMENTS if n.startswith(package + "."))) or "none"
-            raise KeyError(f"unknown experiment {name!r}; registered in seqlab.{package}: {known}")
-    return _EXPERIMENTS[name]
-
-
-def experiment_names() -> list[str]:
-    return sorted(_EXPERIMENTS)
+__all__ = [
+    "ExperimentCell",
+    "claim_cells",
+    "experiment",
+    "experiment_names",
+    "get_experiment",
+    "run_claim_cells",
+    "run_experiment_cell",
+]
 
 
 @dataclass(frozen=True)

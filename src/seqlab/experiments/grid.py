@@ -56,6 +56,34 @@ class Grid:
     name: str
     runs: list[RunConfig] = field(default_factory=list)
     path: Path | None = None
+    resources: dict = field(default_factory=dict)  # per-cell resources for a cluster executor
+
+
+# top-level ``resources:`` of a grid file: what each cell asks a cluster executor (Ray) for
+RESOURCES = {"cpus_per_cell": "a number > 0", "gpus_per_cell": "a number >= 0", "max_retries": "an int >= 0"}
+
+
+def _resources(path, data) -> dict:
+    res = _mapping(path, data, "resources")
+    out = {}
+    for key, v in res.items():
+        if key not in RESOURCES:
+            raise ConfigError(
+                f"{where(path, res, key)}: unknown field 'resources.{key}'; valid: {', '.join(RESOURCES)}"
+            )
+        ok = not isinstance(v, bool) and isinstance(v, (int, float))
+        if key == "cpus_per_cell":
+            ok = ok and v > 0
+        elif key == "gpus_per_cell":
+            ok = ok and v >= 0
+        else:
+            ok = ok and isinstance(v, int) and v >= 0
+        if not ok:
+            raise ConfigError(
+                f"{where(path, res, key)}: field 'resources.{key}' expects {RESOURCES[key]}, got {v!r}"
+            )
+        out[key] = v
+    return out
 
 
 Check = Callable[[RunConfig], object]  # raises ValueError/TypeError on a config it cannot build
@@ -103,11 +131,11 @@ def expand(data, path="<grid>", *, check_task: Check | None = None, check_model:
     """Expand parsed grid ``data`` into runs, validating every field (see the module docstring)."""
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a grid must be a mapping with 'experiments'")
-    unknown = sorted(set(data) - {"name", "defaults", "experiments"})
+    unknown = sorted(set(data) - {"name", "defaults", "experiments", "resources"})
     if unknown:
         raise ConfigError(
             f"{where(path, data, unknown[0])}: unknown top-level field '{unknown[0]}'; "
-            f"valid: name, defaults, experiments"
+            f"valid: name, defaults, experiments, resources"
         )
     defaults = dict(_mapping(path, data, "defaults"))
     for key in defaults:
@@ -121,7 +149,11 @@ def expand(data, path="<grid>", *, check_task: Check | None = None, check_model:
     if "experiments" not in data:
         raise ConfigError(f"{path}: missing field 'experiments' (a list of task blocks)")
     experiments = _as_list(path, data, "experiments")
-    grid = Grid(name=str(data.get("name") or Path(str(path)).stem), path=Path(str(path)))
+    grid = Grid(
+        name=str(data.get("name") or Path(str(path)).stem),
+        path=Path(str(path)),
+        resources=_resources(path, data),
+    )
     seen = set()
     for i, exp in enumerate(experiments):
         if not isinstance(exp, dict):

@@ -16,7 +16,9 @@ For input ``u_t`` (``d_model``), with ``d_inner = expand * d_model`` channels an
 
 with ``A = -exp(A_log)`` initialised S4D-real (``A_n = -(n + 1)``). The parallel path runs
 :func:`~seqlab.ops.scan.scan_chunked` over ``(batch, L, d_inner, N)`` in time blocks that are
-recomputed in backward (bounded memory); ``mode="loop"`` is the sequential reference.
+recomputed in backward (bounded memory), or with ``backend="triton"`` (default on CUDA when Triton is
+installed) the fused kernel of :mod:`seqlab.ops.selective_scan`; ``mode="loop"`` is the sequential
+reference.
 State: ``(conv cache (batch, d_conv - 1, d_inner), h (batch, d_inner, N))``.
 """
 
@@ -30,7 +32,9 @@ from torch import nn
 
 from seqlab.mixers.base import Mixer
 from seqlab.ops.blockwise import scan_in_blocks
+from seqlab.ops.gla_triton import triton_installed
 from seqlab.ops.scan import scan_chunked
+from seqlab.ops.selective_scan import selective_scan
 from seqlab.registry import Paper, register
 
 
@@ -88,6 +92,7 @@ class Mamba(Mixer):
         mode: str = "scan",
         chunk: int = 64,
         block: int | None = None,
+        backend: str | None = None,
     ):
         super().__init__(d_model, causal=True)
         if mode not in ("scan", "loop"):
@@ -99,7 +104,10 @@ class Mamba(Mixer):
                 raise ValueError(f"Mamba expects {name} to be a positive int, got {val!r}")
         if not 0 < dt_min <= dt_max:
             raise ValueError(f"Mamba expects 0 < dt_min <= dt_max, got {dt_min}, {dt_max}")
+        if backend not in (None, "torch", "triton"):
+            raise ValueError(f"Mamba expects backend None, 'torch' or 'triton', got {backend!r}")
         self.d_state, self.d_conv, self.mode, self.chunk, self.block = d_state, d_conv, mode, chunk, block
+        self.backend = backend
         self.d_inner = di = expand * d_model
         self.dt_rank = dt_rank or math.ceil(d_model / 16)
         self.in_proj = nn.Linear(d_model, 2 * di, bias=False)
@@ -130,6 +138,8 @@ class Mamba(Mixer):
         A = -torch.exp(self.A_log.to(u.dtype))
         if mode == "loop":
             y, h = selective_loop(h0, delta, A, B, C, x)
+        elif self.backend == "triton" or (self.backend is None and u.is_cuda and triton_installed()):
+            y, h = selective_scan(delta, A, B, C, x, h0, chunk=self.chunk, backend="triton")
         else:
             y, h = scan_in_blocks(_scan_block(A, self.chunk), h0, (delta, B, C, x), self.block)
         y = (y + self.D * x) * F.silu(z)

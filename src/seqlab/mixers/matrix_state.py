@@ -19,6 +19,7 @@ class MatrixStateMixer(Mixer):
 
     modes = ("parallel", "chunked", "step")
     state_growth = "constant"
+    backend: str | None = None  # gla_chunked's backend (None: Triton on CUDA when installed, else PyTorch)
 
     def __init__(self, d_model: int, n_heads: int, d_v: int, chunk: int = 64):
         super().__init__(d_model)
@@ -43,11 +44,11 @@ class MatrixStateMixer(Mixer):
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         q, k, v, log_g = self._qkvg(x)
-        return self._output(gla_chunked(q, k, v, log_g, chunk=self.chunk)[0], x)
+        return self._output(gla_chunked(q, k, v, log_g, chunk=self.chunk, backend=self.backend)[0], x)
 
     def _forward_with_state(self, x, state):
         q, k, v, log_g = self._qkvg(x)
-        o, state = gla_chunked(q, k, v, log_g, initial_state=state, chunk=self.chunk)
+        o, state = gla_chunked(q, k, v, log_g, initial_state=state, chunk=self.chunk, backend=self.backend)
         return self._output(o, x), state
 
     def _step(self, x_t, state):

@@ -22,6 +22,15 @@ The head computes log-probabilities in log space (``log(1 - p_eos) = logsigmoid(
 t log(1 - epsilon)``, ``log p_eos = log(1 - exp(.))`` by the stable ``log1mexp``), and returns them
 as the "logits" of the :class:`seqlab.lm.LanguageModel` interface: softmax of log-probabilities is
 the identity, so every decoder of :mod:`seqlab.decode` uses the NMST distribution unchanged.
+
+The baseline NMST relaxes, the *self-terminating* (ST) LM of "Consistency of a Recurrent Language
+Model With Respect to Incomplete Decoding" (Welleck, Kulikov, Kim, Pang, Cho; arXiv 2002.02492), is
+:class:`STLanguageModel` below: its EOS probability is forced to rise monotonically,
+
+    alpha_t     = prod_{tau <= t} (1 - epsilon) sigmoid(u_eos . h_tau)      (1 - p(eos|t))
+    p(eos|t)    = 1 - alpha_t,   p(v|t) = alpha_t softmax_{v' != eos}(u_v' . h_t)[v]
+
+so ``p(eos|t) >= f_lb(t)`` too, but ``p(eos|t) >= p(eos|t-1)`` always (``alpha`` only shrinks).
 """
 
 from __future__ import annotations
@@ -55,27 +64,58 @@ def eos_lower_bound(t, epsilon: float) -> torch.Tensor:
     return -torch.expm1(t * math.log1p(-check_epsilon(epsilon)))
 
 
+def _check_head_args(logits: torch.Tensor, eos_token_id, epsilon, what: str) -> float:
+    eps = check_epsilon(epsilon)
+    v = logits.shape[-1]
+    if isinstance(eos_token_id, bool) or not isinstance(eos_token_id, int) or not 0 <= eos_token_id < v:
+        raise ValueError(f"{what} eos_token_id must be an int in [0, {v}), got {eos_token_id!r}")
+    return eps
+
+
+def _split_eos(log_keep: torch.Tensor, logits: torch.Tensor, eos_token_id: int) -> torch.Tensor:
+    """Log-probabilities with ``log(1 - p_eos) = log_keep`` shared by the softmax over non-EOS tokens."""
+    others = logits.clone()
+    others[..., eos_token_id] = float("-inf")
+    out = log_keep.unsqueeze(-1) + torch.log_softmax(others, dim=-1)
+    out[..., eos_token_id] = log1mexp(log_keep)
+    return out
+
+
+def st_log_probs(logits: torch.Tensor, eos_token_id: int, epsilon: float, carry=None):
+    """Self-terminating (Welleck et al. 2020, arXiv 2002.02492) log-probabilities of a whole prefix.
+
+    ``logits`` ``(B, T, V)``: raw head outputs at prefix lengths ``t0 + 1 .. t0 + T``, whose EOS column is
+    ``u_eos . h_t``; ``carry`` ``(B,)`` is ``log alpha_{t0}`` of the tokens before (``None``: ``t0 = 0``).
+    ``log alpha_t = carry + sum_{tau <= t} [log(1 - epsilon) + logsigmoid(u_eos . h_tau)]`` is the log of
+    ``1 - p(eos|t)``. Returns ``(log-probabilities (B, T, V), log alpha at the last position (B,))``.
+    """
+    eps = _check_head_args(logits, eos_token_id, epsilon, "ST")
+    if logits.dim() != 3:
+        raise ValueError(
+            f"st_log_probs expects logits of shape (batch, length, vocab), got {tuple(logits.shape)}"
+        )
+    logits = logits.float()
+    per_step = F.logsigmoid(logits[..., eos_token_id]) + math.log1p(-eps)
+    log_alpha = torch.cumsum(per_step, dim=1)
+    if carry is not None:
+        log_alpha = log_alpha + carry.to(log_alpha.dtype)[:, None]
+    return _split_eos(log_alpha, logits, eos_token_id), log_alpha[:, -1]
+
+
 def nmst_log_probs(logits: torch.Tensor, t, eos_token_id: int, epsilon: float) -> torch.Tensor:
     """NMST log-probabilities ``(..., V)`` from raw head outputs ``logits`` ``(..., V)``.
 
     ``t``: the 1-based prefix length of each row, a number or a tensor broadcastable to
     ``logits.shape[:-1]``. The EOS column of ``logits`` is ``u_eos . h_t`` (the logit of lambda_t).
     """
-    eps = check_epsilon(epsilon)
-    v = logits.shape[-1]
-    if isinstance(eos_token_id, bool) or not isinstance(eos_token_id, int) or not 0 <= eos_token_id < v:
-        raise ValueError(f"NMST eos_token_id must be an int in [0, {v}), got {eos_token_id!r}")
+    eps = _check_head_args(logits, eos_token_id, epsilon, "NMST")
     logits = logits.float()
     t = torch.as_tensor(t, dtype=logits.dtype, device=logits.device)
     if bool((t < 1).any()):
         raise ValueError("NMST step t counts the prefix tokens and must be >= 1")
     a = logits[..., eos_token_id]
     log_keep = F.logsigmoid(-a) + t * math.log1p(-eps)  # log(1 - p_eos) = log((1 - lambda)(1 - eps)^t)
-    others = logits.clone()
-    others[..., eos_token_id] = float("-inf")
-    out = log_keep.unsqueeze(-1) + torch.log_softmax(others, dim=-1)
-    out[..., eos_token_id] = log1mexp(log_keep)
-    return out
+    return _split_eos(log_keep, logits, eos_token_id)
 
 
 @register("model", "nmst_lm", implements=PAPER)
@@ -156,3 +196,48 @@ class NMSTLanguageModel(nn.Module):
 
     def decode(self, ids):
         return self.backbone.decode(ids)
+
+
+ST_PAPER = Paper(
+    "Consistency of a Recurrent Language Model With Respect to Incomplete Decoding", "2002.02492"
+)
+
+
+@register("model", "st_lm", implements=ST_PAPER, used_by=["A Non-monotonic Self-terminating Language Model"])
+class STLanguageModel(NMSTLanguageModel):
+    """The self-terminating (ST) LM of Welleck et al. 2020 (arXiv 2002.02492), the baseline NMST relaxes.
+
+    Same backbone and interface as :class:`NMSTLanguageModel`; the head is :func:`st_log_probs`, whose
+    ``1 - p(eos|t)`` is the running product ``prod_{tau <= t} (1 - epsilon) sigmoid(u_eos . h_tau)``, so
+    the decoding state carries ``log alpha_t`` beside the backbone's state: ``{"backbone", "log_alpha"}``.
+    """
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return st_log_probs(self.backbone(ids), self.eos_token_id, self.epsilon)[0]
+
+    def prefill(self, ids: torch.Tensor, mask=None):
+        self.backbone._lm_mask(mask, ids.shape)
+        raw, state = self.backbone.forward_with_state(ids)
+        lp, log_alpha = st_log_probs(raw, self.eos_token_id, self.epsilon)
+        return lp[:, -1], {"backbone": state, "log_alpha": log_alpha}
+
+    def step(self, tokens: torch.Tensor, state):
+        self._check_st_state(state)
+        raw, inner = self.backbone.step(tokens, state["backbone"])
+        lp, log_alpha = st_log_probs(raw[:, None], self.eos_token_id, self.epsilon, state["log_alpha"])
+        return lp[:, 0], {"backbone": inner, "log_alpha": log_alpha}
+
+    def reorder_state(self, state, index: torch.Tensor):
+        self._check_st_state(state)
+        return {
+            "backbone": self.backbone.reorder_state(state["backbone"], index),
+            "log_alpha": state["log_alpha"].index_select(0, index),
+        }
+
+    @staticmethod
+    def _check_st_state(state) -> None:
+        if not isinstance(state, dict) or set(state) != {"backbone", "log_alpha"}:
+            got = sorted(state) if isinstance(state, dict) else type(state).__name__
+            raise ValueError(
+                f"STLanguageModel expects a state {{'backbone', 'log_alpha'}} from prefill, got {got}"
+            )

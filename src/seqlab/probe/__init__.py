@@ -1,11 +1,14 @@
-"""seqlab.probe: what representations hold (docs/probe.md).
+"""Representation probes (issue 13): what sequence representations hold (docs/probe.md).
 
-Similarity and alignment of two representations (:mod:`.similarity`), per-layer extraction
-(:mod:`.extract`) and layer-quality metrics (:mod:`.layers`), invertibility: collisions and SipIt
-(:mod:`.invert`). Every probe is registered under kind ``"probe"`` with its paper
-(``seqlab list probes``).
+Importing the package registers its probes (kind ``probe``): similarity and alignment of two
+representations (:mod:`.similarity`), per-layer extraction (:mod:`.extract`) and layer-quality metrics
+(:mod:`.layers`), invertibility: collisions and SipIt (:mod:`.invert`); interaction operators,
+relevance, concept geometry and over-squashing (the other modules).
 """
 
+from __future__ import annotations
+
+from seqlab.probe import concepts, concepts_experiment, headcount, lrp_experiment, oversquashing  # noqa: F401
 from seqlab.probe import experiments, extract, invert, layers, similarity  # noqa: F401
 from seqlab.probe.extract import embedding_table, layer_function, layer_states
 from seqlab.probe.invert import (
@@ -15,18 +18,37 @@ from seqlab.probe.invert import (
     sipit,
     sipit_search,
 )
+from seqlab.probe.lrp import Relevance, integrated_gradients, lrp_rules, relevance
+from seqlab.probe.operator import (
+    Interaction,
+    apply_operator,
+    interaction,
+    interaction_operator,
+    jacobian_operator,
+)
+from seqlab.probe.oversquashing import last_token_collapse
 from seqlab.probe.similarity import canonical_correlations, cka, mutual_knn, svcca
 
 __all__ = [
+    "Interaction",
+    "Relevance",
+    "apply_operator",
     "canonical_correlations",
     "cka",
     "collision_test",
     "embedding_table",
     "fit_linear_inverse",
+    "integrated_gradients",
+    "interaction",
+    "interaction_operator",
+    "jacobian_operator",
+    "last_token_collapse",
     "last_token_states",
     "layer_function",
     "layer_states",
+    "lrp_rules",
     "mutual_knn",
+    "relevance",
     "sipit",
     "sipit_search",
     "svcca",

@@ -1,0 +1,31 @@
+"""Paper judgements of ``seqlab.generate`` (continuous-sequence generation)."""
+
+from __future__ import annotations
+
+from seqlab.papers.status import PARTIAL, Judgement
+
+KEYFACE = "KeyFace: Expressive Audio-Driven Facial Animation for Long Sequences via KeyFrame Interpolation"
+
+STATUS = {
+    "Efficient Speech Language Modeling via Energy Distance in Continuous Latent Space": Judgement(
+        PARTIAL,
+        "generate.energy: the energy-distance loss (tested against a Monte-Carlo formula and as a proper "
+        "score), SLED (GRU + noise-injected head, 2 draws per step), autoregressive sampling, the same-size "
+        "RVQ-token model (generate.rvq_ar); claim sled_energy; missing: latents of a trained autoencoder "
+        "(the sequences are generated latents directly), a transformer backbone and speech data",
+    ),
+    KEYFACE: Judgement(
+        PARTIAL,
+        "generate.keyframe: the two stages (keyframe model every k frames, interpolator between keyframes) "
+        "vs direct AR at 1x-8x the training length; claim keyframe_drift; missing: the diffusion models, "
+        "audio / identity / emotion conditioning (face animation out of scope)",
+    ),
+    "High Fidelity Text-Guided Music Generation and Editing via Single-Stage Flow Matching": Judgement(
+        PARTIAL,
+        "generate.flow: conditional flow matching with a transformer velocity field over latent sequences, "
+        "Euler sampling, naive DDIM-style inversion and the ReNoise-style fixed-point inversion adapted to "
+        "flow matching (tested on analytic fields); claim flow_inversion; missing: ReNoise's noise "
+        "regulariser (KL / autocorrelation penalties on the inverted noise), text conditioning, the VAE "
+        "codec latents, and the paper's editing metrics (CLAP, chroma) on music",
+    ),
+}

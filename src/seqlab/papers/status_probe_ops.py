@@ -1,0 +1,34 @@
+"""Paper judgements of the probe operators (interaction operator, relevance, concept geometry)."""
+
+from __future__ import annotations
+
+from seqlab.papers.status import IMPLEMENTED, PARTIAL, Judgement
+
+STATUS = {
+    "How Many Heads Make an SSM? A Unified Framework for Attention and State Space Models": Judgement(
+        IMPLEMENTED,
+        "probe.interaction_operator: exact W(X) per head / channel / block for every linear-in-values mixer, "
+        "the Jacobian elsewhere (tests over every registered mixer); head-count experiment and claim "
+        "head_count (probe/headcount.py)",
+    ),
+    "MambaLRP: Explaining Selective State Space Sequence Models": Judgement(
+        IMPLEMENTED,
+        "probe.mamba_lrp: the paper's rules (SiLU/GELU and norm factors held constant, selective delta/B/C "
+        "detached, half rule at the gate) through seqlab's Mamba models; conservation check against gradient "
+        "x input and integrated gradients (captum-anchored); claim mamba_lrp_conservation",
+    ),
+    "The Geometry of Categorical and Hierarchical Concepts in Large Language Models": Judgement(
+        PARTIAL,
+        "probe.concept_geometry: causal inner product (whitened unembedding), the LDA concept-vector "
+        "estimator, hierarchical and sibling orthogonality vs a shuffled hierarchy, held-out AUC on SmolLM2 "
+        "with a shipped 3 x 4 x 25-word hierarchy; claim hierarchical_orthogonality; missing: the "
+        "categorical-simplex test (polytope of category vectors, its word projections) and a WordNet-scale "
+        "hierarchy",
+    ),
+    "Transformers need glasses! Information over-squashing in language tasks": Judgement(
+        PARTIAL,
+        "probe.last_token_collapse: last-token distance of t^n vs t^(n+1) at any layer, fp32 and after "
+        "bf16 / fp16 rounding, on seqlab.lm models and SequenceModel; missing: the counting and copying "
+        "task failures and a claim on SmolLM2",
+    ),
+}

@@ -1,0 +1,36 @@
+"""Continuous chain of thought: reasoning in latent space, compared with discrete CoT.
+
+Reasoners (registered kind ``"reasoner"``, ``seqlab list reasoners``), one file each:
+:mod:`~seqlab.reason.coconut` (Coconut), :mod:`~seqlab.reason.superposition` (reasoning by
+superposition), :mod:`~seqlab.reason.cot2` (CoT2), :mod:`~seqlab.reason.pccot` (PCCoT) and the
+discrete references :mod:`~seqlab.reason.discrete` (``cot``, ``no_cot``). They train through one
+loop (:func:`seqlab.reason.train.fit`) on the reasoning tasks of :mod:`seqlab.tasks`
+(``prosqa``, ``prontoqa``, ``reachability``, ``subset_sum``, ``arithmetic``). See docs/reason.md.
+"""
+
+from seqlab.reason import coconut, cot2, discrete, experiments, pccot, superposition  # noqa: F401
+from seqlab.reason.base import Prediction, Reasoner, check_lm, reasoning_model
+from seqlab.reason.coconut import Coconut, frontier_mass
+from seqlab.reason.cot2 import CoT2
+from seqlab.reason.discrete import DiscreteCoT, NoCoT
+from seqlab.reason.pccot import PCCoT
+from seqlab.reason.superposition import Superposition, frontier_scores, projections
+from seqlab.reason.train import evaluate, fit
+
+__all__ = [
+    "CoT2",
+    "Coconut",
+    "DiscreteCoT",
+    "NoCoT",
+    "PCCoT",
+    "Prediction",
+    "Reasoner",
+    "Superposition",
+    "check_lm",
+    "evaluate",
+    "fit",
+    "frontier_mass",
+    "frontier_scores",
+    "projections",
+    "reasoning_model",
+]
