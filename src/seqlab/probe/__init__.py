@@ -8,8 +8,18 @@ relevance, concept geometry and over-squashing (the other modules).
 
 from __future__ import annotations
 
-from seqlab.probe import concepts, concepts_experiment, headcount, lrp_experiment, oversquashing  # noqa: F401
-from seqlab.probe import experiments, extract, invert, layers, similarity  # noqa: F401
+from seqlab.probe import (  # noqa: F401  (imported to register their probes and experiments)
+    concepts,
+    concepts_experiment,
+    experiments,
+    extract,
+    headcount,
+    invert,
+    layers,
+    lrp_experiment,
+    oversquashing,
+    similarity,
+)
 from seqlab.probe.extract import embedding_table, layer_function, layer_states
 from seqlab.probe.invert import (
     collision_test,
