@@ -1,11 +1,33 @@
-"""Representation probes (issue 13): what sequence representations hold.
+"""Representation probes (issue 13): what sequence representations hold (docs/probe.md).
 
-Importing the package registers its probes (kind ``probe``).
+Importing the package registers its probes (kind ``probe``): similarity and alignment of two
+representations (:mod:`.similarity`), per-layer extraction (:mod:`.extract`) and layer-quality metrics
+(:mod:`.layers`), invertibility: collisions and SipIt (:mod:`.invert`); interaction operators,
+relevance, concept geometry and over-squashing (the other modules).
 """
 
 from __future__ import annotations
 
-from seqlab.probe import concepts, concepts_experiment, headcount, lrp_experiment, oversquashing  # noqa: F401
+from seqlab.probe import (  # noqa: F401  (imported to register their probes and experiments)
+    concepts,
+    concepts_experiment,
+    experiments,
+    extract,
+    headcount,
+    invert,
+    layers,
+    lrp_experiment,
+    oversquashing,
+    similarity,
+)
+from seqlab.probe.extract import embedding_table, layer_function, layer_states
+from seqlab.probe.invert import (
+    collision_test,
+    fit_linear_inverse,
+    last_token_states,
+    sipit,
+    sipit_search,
+)
 from seqlab.probe.lrp import Relevance, integrated_gradients, lrp_rules, relevance
 from seqlab.probe.operator import (
     Interaction,
@@ -15,16 +37,29 @@ from seqlab.probe.operator import (
     jacobian_operator,
 )
 from seqlab.probe.oversquashing import last_token_collapse
+from seqlab.probe.similarity import canonical_correlations, cka, mutual_knn, svcca
 
 __all__ = [
     "Interaction",
     "Relevance",
     "apply_operator",
+    "canonical_correlations",
+    "cka",
+    "collision_test",
+    "embedding_table",
+    "fit_linear_inverse",
     "integrated_gradients",
     "interaction",
     "interaction_operator",
     "jacobian_operator",
     "last_token_collapse",
+    "last_token_states",
+    "layer_function",
+    "layer_states",
     "lrp_rules",
+    "mutual_knn",
     "relevance",
+    "sipit",
+    "sipit_search",
+    "svcca",
 ]

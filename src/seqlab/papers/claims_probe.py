@@ -1,0 +1,121 @@
+"""Claims of the probe module (similarity, layers, invertibility), run as experiment cells.
+
+Criteria were fixed before any run (docs/papers.md); the experiments are in
+:mod:`seqlab.probe.experiments`. Each reads one cell per seed, named after the experiment.
+"""
+
+from __future__ import annotations
+
+from seqlab.experiments.cell import ExperimentCell
+from seqlab.experiments.claim import Baseline, Claim, Control
+
+SEEDS = (0, 1, 2)
+SMOLLM2_VOCAB = 49152
+
+SIPIT_PARAMS = {"layer": 1, "n_prompts": 17, "length": 8, "max_candidates": 4096, "batch": 256}
+PLATONIC_PARAMS = {"n": 300, "k": 10, "layer": 20, "max_tokens": 16}
+INTERMEDIATE_PARAMS = {"folds": 5, "ridge": 10.0, "aug_texts": 64}
+
+
+def _cell(name: str, params: dict):
+    return lambda seed: {name: ExperimentCell(f"probe.{name}", dict(params), seed)}
+
+
+def _get(run: str, key: str):
+    return lambda r: float(r[run][key])
+
+
+def _picks(res) -> str:
+    parts = []
+    for seed, r in sorted(res.items()):
+        x = r["intermediate"]
+        parts.append(
+            f"seed {seed}: chosen layers {x['picked_layers']}, last {x['last_accuracy']:.3f}, "
+            f"best {x['best_accuracy']:.3f}, metric picks {x['metric_picks']}"
+        )
+    return "; ".join(parts)
+
+
+CLAIMS = {
+    "sipit_smollm2": Claim(
+        name="sipit_smollm2",
+        title="Language Models are Injective and Hence Invertible",
+        statement="SipIt recovers every input token of short prompts exactly from SmolLM2's hidden states",
+        effect="SipIt: 100% exact token-level recovery of prompts from hidden states (GPT-2 family "
+        "and others); "
+        "no collision in billions of prompt pairs",
+        metric="fraction of tokens recovered exactly, SmolLM2-135M layer 1, 17 Lee-corpus prompts x 8 tokens "
+        "per seed (51 disjoint prompts over 3 seeds), linear candidate order, at most 4096 "
+        "candidates a position",
+        direction="higher",
+        threshold=1.0,
+        null=1.0 / SMOLLM2_VOCAB,
+        control=Control(
+            "SipIt at layer 0 (the embedding lookup itself) recovers the prompts",
+            0.99,
+            _get("sipit", "layer0_recovered"),
+        ),
+        baselines=(
+            Baseline("chance 1/V", value=1.0 / SMOLLM2_VOCAB),
+            Baseline(
+                "nearest input embedding to the layer-1 state (no model)",
+                measure=_get("sipit", "nearest_embedding"),
+            ),
+        ),
+        seeds=SEEDS,
+        seconds=237.0,  # measured: 79 cpu-s per seed (3 seeds)
+        make_runs=_cell("sipit", SIPIT_PARAMS),
+        measure=_get("sipit", "recovered"),
+    ),
+    "platonic_smollm2_minilm": Claim(
+        name="platonic_smollm2_minilm",
+        title="The Platonic Representation Hypothesis",
+        statement="a causal LM (SmolLM2) and a sentence encoder (MiniLM) see the same "
+        "neighbourhoods of sentences",
+        effect="mutual k-NN alignment (k=10) between independently trained models lies well above chance and "
+        "grows with competence (language-language and language-vision scores of ~0.1-0.3 at N=1024, "
+        "chance ~0.01)",
+        metric="mutual 10-NN alignment of mean-pooled SmolLM2 layer 20 and MiniLM last layer on 300 "
+        "Lee sentences, first 16 tokens "
+        "(a fresh sample per seed)",
+        direction="higher",
+        threshold=0.10,  # three times chance (10/299 = 0.033)
+        null=10 / 299,
+        control=Control(
+            "SmolLM2 layer 20 vs its own layer 21 (same model, adjacent layers)",
+            0.5,
+            _get("platonic", "self_next_layer"),
+        ),
+        baselines=(
+            Baseline("chance k/(N-1)", value=10 / 299),
+            Baseline("shuffled pairing (same features)", measure=_get("platonic", "shuffled")),
+        ),
+        seeds=SEEDS,
+        seconds=72.0,  # measured: cpu seconds of the 3 cells (28 + 22 + 22)
+        make_runs=_cell("platonic", PLATONIC_PARAMS),
+        measure=_get("platonic", "alignment"),
+    ),
+    "intermediate_layer_probe": Claim(
+        name="intermediate_layer_probe",
+        title="Does Representation Matter? Exploring Intermediate Layers in Large Language Models",
+        statement="an intermediate layer of SmolLM2 gives a better downstream linear probe than the "
+        "last layer",
+        effect="intermediate layers often yield more informative representations for downstream "
+        "tasks than the "
+        "final layer (gains of several accuracy points on MTEB-style tasks)",
+        metric="5-fold accuracy of a ridge sentiment probe on mean-pooled SmolLM2 states (200 movie-review "
+        "sentences), layer chosen by inner CV on the training folds, minus the last layer's accuracy",
+        direction="higher",
+        threshold=0.03,
+        null=0.0,
+        control=Control(
+            "best layer's sentiment accuracy (the probe learns)", 0.7, _get("intermediate", "best_accuracy")
+        ),
+        baselines=(Baseline("no layer effect (last layer)", value=0.0),),
+        seeds=SEEDS,
+        seconds=69.0,  # measured: 64 cpu-s for seed 0 (states computed once per process) + 2 + 2
+        make_runs=_cell("intermediate", INTERMEDIATE_PARAMS),
+        measure=_get("intermediate", "gain"),
+        details=_picks,
+    ),
+}

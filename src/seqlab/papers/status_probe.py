@@ -1,0 +1,34 @@
+"""Judgements of the probe papers this branch implements (similarity, layers, invertibility)."""
+
+from __future__ import annotations
+
+from seqlab.papers.status import IMPLEMENTED, PARTIAL, Judgement
+
+STATUS = {
+    "Language Models are Injective and Hence Invertible": Judgement(
+        IMPLEMENTED,
+        "collision_test (min pairwise last-token distance) and sipit (sequential inversion, exact by "
+        "verification; gradient, linear and scan candidate orders); exact on seqlab models and SmolLM2 "
+        "(tests/probe/test_invert.py); claim sipit_smollm2",
+    ),
+    "The Platonic Representation Hypothesis": Judgement(
+        IMPLEMENTED,
+        "mutual_knn alignment (tested: 1 for a space with itself, ~k/N for independent spaces, plain loop); "
+        "claim platonic_smollm2_minilm (SmolLM2 vs MiniLM)",
+    ),
+    "A Comparative Analysis of Contextual Representation Flow in State-Space and Transformer Architectures": (
+        Judgement(
+            PARTIAL,
+            "layer_flow: consecutive-layer CKA, stability, token similarity and per-layer linear probes for "
+            "any seqlab model or SmolLM2; missing: the paper's trained SSM-vs-transformer "
+            "comparison at scale, "
+            "its parameter-randomisation study and a claim",
+        )
+    ),
+    "Does Representation Matter? Exploring Intermediate Layers in Large Language Models": Judgement(
+        PARTIAL,
+        "prompt entropy (matrix Renyi), curvature, augmentation invariance (InfoNCE), per-layer probes and "
+        "the layer each metric picks; claim intermediate_layer_probe; missing: the LiDAR and DiME "
+        "invariance metrics and the training-checkpoint study",
+    ),
+}
