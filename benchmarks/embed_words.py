@@ -9,7 +9,8 @@ Hyperparameters for both sides: dim 100, window 5, 5 negatives, min count 5, sam
 Evaluation (the same :mod:`seqlab.embed.evaluate` functions for both): Spearman on WordSim353 and
 SimLex-999 (pairs stemmed with gensim's Porter stemmer, in-vocabulary pairs only), 3CosAdd accuracy on
 the in-vocabulary (stemmed) analogy questions. Speed: raw corpus words x epochs / wall seconds of the
-fit (gensim's includes its vocabulary scan, as does seqlab's). ``ratio`` = seqlab words/s / gensim's.
+fit (gensim's includes its vocabulary scan, as does seqlab's), and per CPU-second of the process (all its
+threads; the fairer figure on a shared, loaded machine). ``ratio`` = seqlab's / gensim's.
 
 Wall-clock numbers on a shared CPU are noisy: the load average is recorded before and after.
 Prints a table and writes JSON (default ``benchmarks/results/cpu-2core/embed_words.json``).
@@ -66,11 +67,12 @@ def run_seqlab(kind, corpus, seed, args) -> dict:
         sample=1e-3,
         seed=seed,
         threads=args.threads,
+        shared_negatives=args.shared_negatives,
     )
     m = FastText(bucket=args.bucket, **common) if kind == "fasttext" else Word2Vec(**common)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     m.fit(corpus)
-    return m, time.perf_counter() - t0
+    return m, time.perf_counter() - t0, time.process_time() - c0
 
 
 def run_gensim(kind, corpus, seed, args):
@@ -89,12 +91,12 @@ def run_gensim(kind, corpus, seed, args):
         seed=seed,
         workers=args.threads,
     )
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     if kind == "fasttext":
         m = GFastText(corpus, min_n=3, max_n=6, bucket=args.bucket, **common)
     else:
         m = GWord2Vec(corpus, **common)
-    return _GensimVectors(m.wv), time.perf_counter() - t0
+    return _GensimVectors(m.wv), time.perf_counter() - t0, time.process_time() - c0
 
 
 def _mean_sd(xs):
@@ -111,6 +113,7 @@ def main(argv=None):
     p.add_argument("--models", default="sg,cbow,fasttext")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--bucket", type=int, default=200_000)
+    p.add_argument("--shared-negatives", type=int, default=1, help="seqlab: pairs sharing their noise words")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--out", type=Path, default=OUT)
     args = p.parse_args(argv)
@@ -125,25 +128,28 @@ def main(argv=None):
         per = {"seqlab": [], "gensim": []}
         for seed in range(args.seeds):
             for side, fn in (("gensim", run_gensim), ("seqlab", run_seqlab)):
-                model, secs = fn(kind, corpus, seed, args)
+                model, secs, cpu = fn(kind, corpus, seed, args)
                 r = _evaluate(model, ws, sl, an)
+                r.update(model=kind, side=side, seed=seed, seconds=secs, cpu_seconds=cpu)
                 r.update(
-                    model=kind, side=side, seed=seed, seconds=secs, words_per_s=n_words * args.epochs / secs
+                    words_per_s=n_words * args.epochs / secs, words_per_cpu_s=n_words * args.epochs / cpu
                 )
                 per[side].append(r)
                 cells.append(r)
                 print(
                     f"{kind:8s} {side:6s} seed {seed}: ws353 {r['ws353']:.3f} simlex {r['simlex']:.3f} "
-                    f"analogy {r['analogy']:.3f} {r['words_per_s']:,.0f} words/s",
+                    f"analogy {r['analogy']:.3f} {r['words_per_s']:,.0f} words/s "
+                    f"{r['words_per_cpu_s']:,.0f} words/CPU-s",
                     flush=True,
                 )
         row = {"model": kind}
         for side in ("seqlab", "gensim"):
-            for key in ("ws353", "simlex", "analogy", "words_per_s"):
+            for key in ("ws353", "simlex", "analogy", "words_per_s", "words_per_cpu_s"):
                 m, sd = _mean_sd([r[key] for r in per[side]])
                 row[f"{side}_{key}"], row[f"{side}_{key}_sd"] = m, sd
         row["ws353_gap"] = row["seqlab_ws353"] - row["gensim_ws353"]
         row["speed_ratio"] = row["seqlab_words_per_s"] / row["gensim_words_per_s"]
+        row["cpu_speed_ratio"] = row["seqlab_words_per_cpu_s"] / row["gensim_words_per_cpu_s"]
         rows.append(row)
     load_after = os.getloadavg()
     print(
@@ -151,9 +157,9 @@ def main(argv=None):
         f"load {load_before[0]:.1f} -> {load_after[0]:.1f}"
     )
     head = "| model | WS353 seqlab | WS353 gensim | SimLex seqlab | SimLex gensim | analogy seqlab | "
-    head += "analogy gensim | words/s seqlab | words/s gensim | ratio |"
+    head += "analogy gensim | words/s seqlab | words/s gensim | ratio | words/CPU-s seqlab | gensim | ratio |"
     print(head)
-    print("|" + " --- |" * 10)
+    print("|" + " --- |" * 13)
     for r in rows:
 
         def f(side, key, r=r):
@@ -162,7 +168,9 @@ def main(argv=None):
         print(
             f"| {r['model']} | {f('seqlab', 'ws353')} | {f('gensim', 'ws353')} | {f('seqlab', 'simlex')} | "
             f"{f('gensim', 'simlex')} | {f('seqlab', 'analogy')} | {f('gensim', 'analogy')} | "
-            f"{r['seqlab_words_per_s']:,.0f} | {r['gensim_words_per_s']:,.0f} | {r['speed_ratio']:.2f} |"
+            f"{r['seqlab_words_per_s']:,.0f} | {r['gensim_words_per_s']:,.0f} | {r['speed_ratio']:.2f} | "
+            f"{r['seqlab_words_per_cpu_s']:,.0f} | {r['gensim_words_per_cpu_s']:,.0f} | "
+            f"{r['cpu_speed_ratio']:.2f} |"
         )
     out = {
         "benchmark": "embed_words",
@@ -172,6 +180,7 @@ def main(argv=None):
         "seeds": args.seeds,
         "threads": args.threads,
         "bucket": args.bucket,
+        "shared_negatives": args.shared_negatives,
         "load_before": load_before,
         "load_after": load_after,
         "machine": platform.machine(),

@@ -152,3 +152,33 @@ def test_diverging_training_raises():
         Word2Vec(vector_size=8, window=2, negative=2, min_count=1, epochs=2, alpha=1e30, seed=0).fit(
             toy_corpus(n=30)
         )
+
+
+def test_shared_negatives_step_matches_autograd():
+    from seqlab.embed.word2vec import sgns_step_shared
+
+    g = torch.Generator().manual_seed(1)
+    w_out = torch.randn(12, 4, generator=g)
+    h = torch.randn(5, 4, generator=g)
+    targets = torch.tensor([1, 2, 3, 4, 5])
+    neg = torch.tensor(
+        [[6, 2], [7, 8], [5, 9]]
+    )  # group 2: rows 0-1, 2-3, 4; row 1's target 2 is a noise word
+    lr = 0.05
+    hh, wo = h.clone().requires_grad_(), w_out.clone().requires_grad_()
+    obj = 0
+    for b in range(5):
+        obj = obj + torch.nn.functional.logsigmoid(wo[targets[b]] @ hh[b])
+        for n in neg[b // 2].tolist():
+            if n != targets[b]:
+                obj = obj + torch.nn.functional.logsigmoid(-(wo[n] @ hh[b]))
+    obj.backward()
+    new = w_out.clone()
+    grad_h = sgns_step_shared(new, h, targets, neg, lr, 2)
+    assert torch.allclose(new, w_out + lr * wo.grad, atol=1e-6)
+    assert torch.allclose(grad_h, lr * hh.grad, atol=1e-6)
+    m = Word2Vec(
+        vector_size=16, window=3, negative=3, min_count=1, epochs=5, sample=0, seed=0, shared_negatives=8
+    )
+    m.fit(toy_corpus())
+    assert m.similarity("a0", "a1") > m.similarity("a0", "b0") + 0.3

@@ -173,7 +173,7 @@ class Sent2Vec(Word2Vec):
     # -- state -------------------------------------------------------------------------------------
     def _config(self) -> dict:
         c = super()._config()
-        for k in ("sg", "window", "ns_exponent"):
+        for k in ("sg", "window", "ns_exponent", "shared_negatives"):
             c.pop(k)
         return {**c, "bucket": self.bucket, "word_ngrams": self.word_ngrams}
 

@@ -19,7 +19,9 @@ Training is vectorised: the corpus streams from disk in chunks of ``chunk_words`
 the frequent words are subsampled, every (input, target) pair of the chunk is built with tensor ops,
 shuffled, and trained in mini-batches of ``batch_size`` pairs -- gather the rows, one batched dot
 product, sigmoid, and scatter the SGD updates with ``index_add_`` (gradients of a word repeated in a
-batch add up, Hogwild-style, where the C code applies them one after another).
+batch add up, Hogwild-style, where the C code applies them one after another). With ``shared_negatives=g > 1``
+each run of ``g`` pairs of a batch shares its noise words (still ``negative`` per pair, from the same
+distribution): the noise scores become batched matrix products -- faster, but not the C code's sampling.
 
 :class:`WordVectors` holds what every word embedder shares: ``key_to_index``, ``vectors``,
 ``similarity``, ``most_similar``, ``encode`` and save/load as safetensors + JSON.
@@ -363,6 +365,37 @@ def sgns_step(
     return grad_h, loss
 
 
+def sgns_step_shared(
+    w_out: torch.Tensor,
+    h: torch.Tensor,
+    targets: torch.Tensor,
+    negatives: torch.Tensor,
+    lr: float,
+    group: int,
+) -> torch.Tensor:
+    """:func:`sgns_step` where each run of ``group`` consecutive rows shares its ``k`` noise words.
+
+    ``negatives``: ``(ceil(B / group), k)``. Every row still gets ``k`` noise words drawn from the same
+    distribution (only their correlation across rows changes), but the noise scores become batched matrix
+    products and the noise rows to gather and scatter shrink ``group``-fold. Returns lr * d objective / d h.
+    """
+    b, d = h.shape
+    n_groups, k = negatives.shape
+    pad = n_groups * group - b
+    hp = torch.cat([h, h.new_zeros(pad, d)]) if pad else h
+    tp = torch.cat([targets, targets.new_full((pad,), -1)]) if pad else targets
+    u_t = w_out[targets]
+    g_pos = torch.sigmoid((u_t * h).sum(1)).neg_().add_(1.0).mul_(lr)
+    hn = hp.view(n_groups, group, d)
+    un = w_out[negatives]  # (G, k, d)
+    g_neg = torch.sigmoid(torch.bmm(hn, un.transpose(1, 2))).mul_(-lr)  # (G, group, k)
+    g_neg.masked_fill_(negatives.unsqueeze(1) == tp.view(n_groups, group, 1), 0.0)
+    grad_h = g_pos.unsqueeze(1) * u_t + torch.bmm(g_neg, un).view(-1, d)[:b]
+    rows = torch.cat([g_pos.unsqueeze(1) * h, torch.bmm(g_neg.transpose(1, 2), hn).view(-1, d)])
+    add_rows(w_out, torch.cat([targets, negatives.reshape(-1)]), rows)
+    return grad_h
+
+
 @register(
     "embedder", "word2vec", implements=[EFFICIENT, DISTRIBUTED], used_by=[EFFICIENT.title, DISTRIBUTED.title]
 )
@@ -388,6 +421,7 @@ class Word2Vec(WordVectors):
         threads: int = 1,
         seed: int = 0,
         max_vocab_size: int | None = None,
+        shared_negatives: int = 1,
     ):
         self.sg = bool(sg)
         self.vector_size_ = check_positive_int("vector_size", vector_size)
@@ -408,6 +442,7 @@ class Word2Vec(WordVectors):
         self.ns_exponent = float(ns_exponent)
         self.seed = int(seed)
         self.max_vocab_size = max_vocab_size
+        self.shared_negatives = check_positive_int("shared_negatives", shared_negatives)
         self.key_to_index = None
         self.index_to_key = None
         self.stats: dict = {}
@@ -479,10 +514,9 @@ class Word2Vec(WordVectors):
             for s in range(0, n, self.batch_size):
                 lr = self._lr(done + raw * s / max(n, 1), total)
                 inp, tgt = contexts[s : s + self.batch_size], centers[s : s + self.batch_size]
-                neg = draw_negatives(cum, (len(tgt), self.negative), gen)
                 uniq, inv = torch.unique(inp, return_inverse=True)
                 h = self._input_vectors(uniq)[inv]
-                grad, batch_loss = sgns_step(None, self.w_out, None, tgt, neg, lr, h=h, with_loss=s == 0)
+                grad, batch_loss = self._output_step(h, tgt, cum, gen, lr, with_loss=s == 0)
                 self._add_to_inputs(
                     uniq, torch.zeros(len(uniq), grad.shape[1]).index_put_((inv,), grad, True)
                 )
@@ -506,8 +540,7 @@ class Word2Vec(WordVectors):
             count = mask.sum(1, keepdim=True).float()
             h = torch.zeros(len(p), vec.shape[1]).index_put_((row,), vec, True) / count
             tgt = ids[p]
-            neg = draw_negatives(cum, (len(tgt), self.negative), gen)
-            grad, batch_loss = sgns_step(None, self.w_out, None, tgt, neg, lr, h=h, with_loss=s == 0)
+            grad, batch_loss = self._output_step(h, tgt, cum, gen, lr, with_loss=s == 0)
             # CBOW (mean): the gradient w.r.t. h goes to every context word, undivided (as the C code does)
             self._add_to_inputs(
                 uniq, torch.zeros(len(uniq), grad.shape[1]).index_put_((inv,), grad[row], True)
@@ -515,6 +548,15 @@ class Word2Vec(WordVectors):
             if s == 0:
                 loss = batch_loss / len(tgt)
         return loss
+
+    def _output_step(self, h, tgt, cum, gen, lr, with_loss):
+        """Negative-sampling step on the output vectors (noise shared by ``shared_negatives`` rows)."""
+        g = self.shared_negatives
+        if g == 1 or with_loss:
+            neg = draw_negatives(cum, (len(tgt), self.negative), gen)
+            return sgns_step(None, self.w_out, None, tgt, neg, lr, h=h, with_loss=with_loss)
+        neg = draw_negatives(cum, (-(-len(tgt) // g), self.negative), gen)
+        return sgns_step_shared(self.w_out, h, tgt, neg, lr, g), 0.0
 
     def _input_vectors(self, words: torch.Tensor) -> torch.Tensor:
         """Input vectors of (distinct) word ids; fastText composes them from subwords."""
@@ -541,6 +583,7 @@ class Word2Vec(WordVectors):
             "min_alpha": self.min_alpha,
             "ns_exponent": self.ns_exponent,
             "seed": self.seed,
+            "shared_negatives": self.shared_negatives,
         }
 
     def _tensors(self) -> dict:
