@@ -4,7 +4,8 @@
     python benchmarks/embed_words.py --quick     # 1 seed, 1 epoch, SG only
 
 Corpus: gensim's ``head500.noblanks.cor`` (331k Porter-stemmed words) split into 1,000-token sentences.
-Hyperparameters for both sides: dim 100, window 5, 5 negatives, min count 5, sample 1e-3, ``epochs``,
+Hyperparameters for both sides: dim 100, window 5, 5 negatives, min count 5, sample 1e-3, alpha 0.025
+(linear decay to 1e-4), ``epochs``,
 ``threads`` (gensim ``workers``, torch intra-op threads); fastText n-grams 3-6 into ``--bucket`` rows.
 Evaluation (the same :mod:`seqlab.embed.evaluate` functions for both): Spearman on WordSim353 and
 SimLex-999 (pairs stemmed with gensim's Porter stemmer, in-vocabulary pairs only), 3CosAdd accuracy on
@@ -65,6 +66,7 @@ def run_seqlab(kind, corpus, seed, args) -> dict:
         min_count=5,
         epochs=args.epochs,
         sample=1e-3,
+        alpha=0.025,
         seed=seed,
         threads=args.threads,
         shared_negatives=args.shared_negatives,
@@ -88,6 +90,7 @@ def run_gensim(kind, corpus, seed, args):
         min_count=5,
         epochs=args.epochs,
         sample=1e-3,
+        alpha=0.025,
         seed=seed,
         workers=args.threads,
     )

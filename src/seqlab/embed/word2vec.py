@@ -413,7 +413,7 @@ class Word2Vec(WordVectors):
         min_count: int = 5,
         epochs: int = 5,
         sample: float = 1e-3,
-        alpha: float | None = None,
+        alpha: float = 0.025,
         min_alpha: float = 1e-4,
         ns_exponent: float = 0.75,
         batch_size: int = 4096,
@@ -435,7 +435,7 @@ class Word2Vec(WordVectors):
         if not (isinstance(sample, (int, float)) and sample >= 0):
             raise ValueError(f"sample must be a number >= 0, got {sample!r}")
         self.sample = float(sample)
-        self.alpha = float(alpha if alpha is not None else (0.025 if sg else 0.05))
+        self.alpha = float(alpha)  # gensim's default for both architectures (the C code uses 0.05 for CBOW)
         if not self.alpha > 0:
             raise ValueError(f"alpha must be > 0, got {alpha!r}")
         self.min_alpha = float(min_alpha)
