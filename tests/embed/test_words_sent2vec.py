@@ -6,7 +6,14 @@ import torch
 from seqlab.embed.sent2vec import Sent2Vec, bigram_rows
 from seqlab.embed.vocab import draw_negatives, negative_table
 
-from .test_words_word2vec import toy_corpus
+
+def toy_corpus(seed=0, n=300, length=12):
+    """Two topics: words of one topic co-occur in a sentence, never with the other's."""
+    g = torch.Generator().manual_seed(seed)
+    topics = [[f"a{i}" for i in range(6)], [f"b{i}" for i in range(6)]]
+    return [
+        [topics[k % 2][j] for j in torch.randint(0, 6, (length,), generator=g).tolist()] for k in range(n)
+    ]
 
 
 def test_features_are_unigrams_then_hashed_bigrams():
