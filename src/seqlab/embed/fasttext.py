@@ -60,14 +60,19 @@ class FastText(Word2Vec):
 
     # -- subword tables ----------------------------------------------------------------------------
     def _build_subwords(self) -> None:
+        """Every vocabulary word's n-gram rows, flat: ``sub_flat[sub_ptr[w]:sub_ptr[w + 1]]``."""
         rows = [ngram_buckets(w, self.minn, self.maxn, self.bucket) for w in self.index_to_key]
-        width = max(1, max(len(r) for r in rows))
-        self.sub_ids = torch.zeros(len(rows), width, dtype=torch.long)
-        self.sub_mask = torch.zeros(len(rows), width)
-        for i, r in enumerate(rows):
-            self.sub_ids[i, : len(r)] = torch.tensor(r, dtype=torch.long)
-            self.sub_mask[i, : len(r)] = 1.0
-        self.sub_norm = 1.0 / (1.0 + self.sub_mask.sum(1, keepdim=True))
+        self.sub_len = torch.tensor([len(r) for r in rows], dtype=torch.long)
+        self.sub_ptr = torch.cat([torch.zeros(1, dtype=torch.long), torch.cumsum(self.sub_len, 0)])
+        self.sub_flat = torch.tensor([i for r in rows for i in r], dtype=torch.long)
+        self.sub_norm = 1.0 / (1.0 + self.sub_len.float().unsqueeze(1))
+
+    def _subword_index(self, words: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(position in ``words`` of each n-gram occurrence, its bucket row) for the given word ids."""
+        lens = self.sub_len[words]
+        row = torch.repeat_interleave(torch.arange(len(words)), lens)
+        offset = torch.arange(len(row)) - torch.repeat_interleave(torch.cumsum(lens, 0) - lens, lens)
+        return row, self.sub_flat[torch.repeat_interleave(self.sub_ptr[words], lens) + offset]
 
     def _init_weights(self, gen: torch.Generator) -> None:
         super()._init_weights(gen)
@@ -77,17 +82,15 @@ class FastText(Word2Vec):
         self._cache = None
 
     def _input_vectors(self, words: torch.Tensor) -> torch.Tensor:
-        ids, mask = self.sub_ids[words], self.sub_mask[words]
-        total = self.w_in[words] + (self.ngrams[ids] * mask.unsqueeze(2)).sum(1)
+        row, ids = self._subword_index(words)
+        total = self.w_in[words].index_put_((row,), self.ngrams[ids], accumulate=True)
         return total * self.sub_norm[words]
 
     def _add_to_inputs(self, words: torch.Tensor, grad: torch.Tensor) -> None:
         g = grad * self.sub_norm[words]
         self.w_in.index_put_((words,), g, accumulate=True)
-        mask = self.sub_mask[words].bool()
-        ids = self.sub_ids[words][mask]
-        rows = g.unsqueeze(1).expand(-1, mask.shape[1], -1)[mask]
-        self.ngrams.index_put_((ids,), rows, accumulate=True)
+        row, ids = self._subword_index(words)
+        self.ngrams.index_put_((ids,), g[row], accumulate=True)
 
     def fit(self, sentences) -> FastText:
         self._cache = None
