@@ -7,7 +7,8 @@ RQ-VAE from arXiv 2107.14795. For item embeddings ``v_1..v_N``::
     id(v) = (c_1, ..., c_L, d),  d = rank of v among the items sharing (c_1..c_L)  (disambiguation)
 
 Reported: unique-tuple rate ``|{(c_1..c_L)}| / N`` before disambiguation and per-level perplexity.
-:meth:`SemanticIDs.trie` holds the valid IDs for constrained decoding (:class:`seqlab.tokenize.trie.PrefixTrie`).
+:meth:`SemanticIDs.trie` holds the valid IDs for constrained decoding
+(:class:`seqlab.tokenize.trie.PrefixTrie`).
 """
 
 from __future__ import annotations
