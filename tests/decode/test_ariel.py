@@ -92,3 +92,22 @@ def test_bad_input():
     ).eval()
     with pytest.raises(ValueError, match="causal"):
         ariel.encode(enc, [2], 2, bos_token_id=BOS)
+
+
+def test_toy_grammar_generator_and_checker():
+    g = torch.Generator().manual_seed(0)
+    sents = [ariel.grammar_sentence(g) for _ in range(300)]
+    assert all(ariel.is_grammatical([*s, ariel.GRAMMAR_EOS]) for s in sents)
+    assert len({tuple(s) for s in sents}) > 250
+    index = {w: i for i, w in enumerate(ariel.GRAMMAR_VOCAB)}
+    ok = [index[w] for w in "these big dogs chase a cat near two birds".split()] + [ariel.GRAMMAR_EOS]
+    assert ariel.is_grammatical(ok)
+    for bad in (
+        "these big dogs chases a cat",  # number agreement
+        "these dogs chase",  # no object
+        "a red red red cat sees a dog",  # three adjectives
+        "a cat sees a dog near",  # dangling preposition
+    ):
+        assert not ariel.is_grammatical([index[w] for w in bad.split()] + [ariel.GRAMMAR_EOS])
+    assert not ariel.is_grammatical(ok[:-1])  # unterminated
+    assert not ariel.is_grammatical([ariel.GRAMMAR_BOS, *ok])
