@@ -119,3 +119,43 @@ def test_stale_rows_are_marked_in_the_report(tmp_path, monkeypatch):
     page = path.read_text()
     assert page.count('<tr class="stale">') == 1 and "stale: made by another code version (1 rows)" in page
     assert "1 rows were made by another code version" in page and "--rerun-stale" in page
+
+
+def test_accuracy_axes_are_fixed_and_legends_name_every_line():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from seqlab.bench.report import _legend, _metric_axis
+
+    fig, (a, b) = plt.subplots(1, 2)
+    for i in range(11):
+        a.plot([0, 1], [0.1 * i, 0.2], label=f"line {i}")
+    _metric_axis(a, "accuracy")
+    _legend(a, 11)
+    _metric_axis(b, "log_loss")
+    b.plot([0, 1], [3.0, 5.0])
+    assert a.get_ylim() == (-0.02, 1.02) and a.get_ylabel() == "accuracy"
+    assert [t.get_text() for t in a.get_legend().get_texts()] == [f"line {i}" for i in range(11)]
+    assert b.get_ylim()[1] > 4.9  # other metrics keep their own range
+    plt.close(fig)
+
+
+def test_speed_section_falls_back_to_the_committed_baseline(tmp_path, monkeypatch):
+    import seqlab.bench.report as rep
+
+    base = tmp_path / "speed.json"
+    base.write_text(
+        '{"environment": {"cpu_count": 2, "machine": "x86_64", "torch": "2.13.0", "load_avg_start": 3.1}, '
+        '"results": [{"mixer": "lru", "length": 256, "ms": 2.5}]}'
+    )
+    monkeypatch.setattr(rep, "SPEED_DEFAULT", tmp_path / "no-local-run.json")
+    monkeypatch.setattr(rep, "committed_speed_json", lambda: base)
+    write_report([], tmp_path / "rep")
+    md = (tmp_path / "rep" / "summary.md").read_text()
+    assert "| lru | 256 | 2.5 |" in md
+    assert "committed baseline" in md and "2-core x86_64" in md
+    monkeypatch.setattr(rep, "committed_speed_json", lambda: tmp_path / "none.json")
+    write_report([], tmp_path / "rep2")
+    assert SPEED_HINT in (tmp_path / "rep2" / "summary.md").read_text()

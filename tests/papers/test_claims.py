@@ -12,13 +12,17 @@ import pytest
 from seqlab.bench.findings import FINDINGS, RANDOMIZED_POSITIONS, SELECTIVE_COPYING, check_findings
 from seqlab.bench.grid import load_suite
 from seqlab.commands.papers import paper_table
+from seqlab.experiments.cell import claim_cells
 from seqlab.experiments.claim import Claim
 from seqlab.experiments.config import RunConfig
 from seqlab.papers import TITLES
 from seqlab.papers.claims import CLAIMS, claim, claims_table
 from seqlab.papers.continual_claims import CONTINUAL_CLAIMS  # criterion tests: test_continual_claims.py
 
-ALL = {**{n: c for n, c in CLAIMS.items() if n not in CONTINUAL_CLAIMS}, **{c.name: c for c in FINDINGS}}
+# bench claims and findings; continual claims and other modules' claims (experiment cells) have their own
+# criterion tests beside their modules
+BENCH = {n: c for n, c in CLAIMS.items() if n not in CONTINUAL_CLAIMS and not claim_cells(c)}
+ALL = {**BENCH, **{c.name: c for c in FINDINGS}}
 LN2 = math.log(2)
 
 
@@ -57,6 +61,10 @@ def _nmst(nmst, softmax, ppl=50.0, jitter=True):
 # -- scenarios: name -> (list of trivial scenarios, one passing scenario) ----------------------------------
 def _mqar(att, rnn):
     return lambda n, j: res((att if n == "attention" else rnn) + j)
+
+
+def _hybrid(att, s4d, hybrid):
+    return lambda n, j: res({"attention": att, "s4d": s4d, "hybrid": hybrid}[n] + j)
 
 
 def _parity(score, ood):
@@ -113,6 +121,15 @@ SCENARIOS = {
             "rnn ahead": _mqar(0.95, 0.99),
         },
         _mqar(0.99, 0.3),
+    ),
+    "hybrid_closes_gap": (
+        {
+            "all at chance": _hybrid(1 / 128, 1 / 128, 1 / 128),
+            "hybrid no better than S4D": _hybrid(0.99, 0.3, 0.3),
+            "hybrid short of attention": _hybrid(0.99, 0.1, 0.6),
+            "no control": _hybrid(0.5, 0.1, 0.95),
+        },
+        _hybrid(0.99, 0.1, 0.98),
     ),
     "streaming_parity": (
         {

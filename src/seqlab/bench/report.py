@@ -114,11 +114,25 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
+def _metric_axis(ax, metric: str, label: str | None = None) -> None:
+    """One metric per axis: label it and fix accuracy axes to [0, 1] (so panels compare by eye)."""
+    ax.set_ylabel(label or metric)
+    if metric == "accuracy":
+        ax.set_ylim(-0.02, 1.02)
+
+
+def _legend(ax, n_lines: int) -> None:
+    """A legend naming every line (smaller and in columns when there are many)."""
+    ax.legend(fontsize=7 if n_lines <= 6 else 5, ncol=1 if n_lines <= 8 else 2)
+
+
 def fig_width(rows, out: Path) -> Path | None:
     groups = defaultdict(lambda: defaultdict(list))
+    metrics = {}
     for r in rows:
         c = r["config"]
         groups[(c["task"], difficulty(c))][variant(c)].append((c["d_model"], r["result"]["score"]))
+        metrics[(c["task"], difficulty(c))] = r["result"]["metric"]
     if not groups:
         return None
     fig, axes = _grid(len(groups))
@@ -129,19 +143,21 @@ def fig_width(rows, out: Path) -> Path | None:
         ax.set_xscale("log", base=2)
         ax.set_title(f"{task}\n{diff}", fontsize=9)
         ax.set_xlabel("model width (d_model)")
-        ax.set_ylabel(rows[0]["result"]["metric"] if len(rows) == 1 else "in-distribution metric")
-        ax.legend(fontsize=7)
+        _metric_axis(ax, metrics[(task, diff)], f"in-distribution {metrics[(task, diff)]}")
+        _legend(ax, len(lines))
     return _save(fig, out / "accuracy_vs_width.png")
 
 
 def fig_state(rows, out: Path) -> Path | None:
     groups = defaultdict(lambda: defaultdict(list))
+    metrics = {}
     for r in rows:
         if r["result"].get("state_floats"):
             c = r["config"]
             groups[(c["task"], difficulty(c))][variant(c)].append(
                 (r["result"]["state_floats"], r["result"]["score"])
             )
+            metrics[(c["task"], difficulty(c))] = r["result"]["metric"]
     if not groups:
         return None
     fig, axes = _grid(len(groups))
@@ -152,8 +168,8 @@ def fig_state(rows, out: Path) -> Path | None:
         ax.set_xscale("log")
         ax.set_title(f"{task}\n{diff}", fontsize=9)
         ax.set_xlabel("state size (floats per sequence)")
-        ax.set_ylabel("in-distribution metric")
-        ax.legend(fontsize=7)
+        _metric_axis(ax, metrics[(task, diff)], f"in-distribution {metrics[(task, diff)]}")
+        _legend(ax, len(lines))
     return _save(fig, out / "accuracy_vs_state_size.png")
 
 
@@ -176,8 +192,8 @@ def fig_length(rows, out: Path) -> Path | None:
             ax.axvline(rs[0]["result"]["train_lengths"][1], color="grey", ls="--", lw=1)
         ax.set_title(f"{task}: length generalization\n{diff}", fontsize=9)
         ax.set_xlabel("test length (dashed: longest training length)")
-        ax.set_ylabel(rs[0]["result"]["metric"])
-        ax.legend(fontsize=7)
+        _metric_axis(ax, rs[0]["result"]["metric"])
+        _legend(ax, len(rs))
     return _save(fig, out / "length_generalization.png")
 
 
@@ -202,15 +218,43 @@ def fig_training(rows, out: Path) -> Path | None:
             )
         ax.set_title(f"{task}: training curves", fontsize=9)
         ax.set_xlabel("step")
-        ax.set_ylabel(f"eval {metric}")
-        if len(rs) <= 8:
-            ax.legend(fontsize=6)
+        _metric_axis(ax, metric, f"eval {metric}")
+        _legend(ax, len(rs))
     return _save(fig, out / "training_curves.png")
+
+
+def committed_speed_json() -> Path:
+    """The speed baseline committed with seqlab's source (``benchmarks/results/cpu-2core/speed.json``)."""
+    return Path(__file__).resolve().parents[3] / "benchmarks" / "results" / "cpu-2core" / "speed.json"
+
+
+def speed_source(path) -> tuple[Path | None, str]:
+    """(JSON to show, caption): the given or local results/speed.json, else the committed baseline."""
+    if path is not None:
+        return Path(path), ""
+    if SPEED_DEFAULT.is_file():
+        return SPEED_DEFAULT, ""
+    base = committed_speed_json()
+    if base.is_file():
+        try:
+            env = json.loads(base.read_text()).get("environment", {})
+        except (ValueError, AttributeError):
+            env = {}
+        cores, arch, cpu = env.get("cpu_count", "?"), env.get("machine", "?"), env.get("device_name", "")
+        machine = f"{cores}-core {arch} {cpu}".strip()
+        return base, (
+            f"No local speed run: showing the committed baseline {base.name} (measured on a {machine}, "
+            f"torch {env.get('torch', '?')}, load average {env.get('load_avg_start')} at start). "
+            "Run `seqlab speed` for this machine."
+        )
+    return None, ""
 
 
 def speed_table(path: Path | None) -> tuple[list[str], list[list[str]]] | str:
     """The mixer speed table from the speed benchmark's JSON, or a hint saying how to make it."""
-    path = Path(path or SPEED_DEFAULT)
+    if path is None:
+        path = SPEED_DEFAULT
+    path = Path(path)
     if not path.is_file():
         return SPEED_HINT
     try:
@@ -283,10 +327,11 @@ def speed_section(rows, context):
     """The speed JSON's table (``context["speed_json"]``, default results/speed.json) or how to make it."""
     if any(r.get("kind") == "speed" for r in rows):
         return None  # the store's speed rows are rendered by section "speed.store" (bench/speed/section.py)
-    speed = speed_table(context.get("speed_json"))
+    path, caption = speed_source(context.get("speed_json"))
+    speed = speed_table(path) if path is not None else SPEED_HINT
     if isinstance(speed, str):
         return text_section("Mixer speed", speed, order=60)
-    return table_section("Mixer speed", *speed, order=60)
+    return table_section("Mixer speed", *speed, text=caption, order=60)
 
 
 def write_report(

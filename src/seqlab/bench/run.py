@@ -48,16 +48,24 @@ def build_model(cfg: RunConfig, task):
             mixer=mixer,
             n_layers=cfg.n_layers,
             mixer_cfg=dict(cfg.mixer_cfg),
+            mask_chosen=cfg.pointer_mask,
         )
     if cfg.model != "sequence_model":
         raise ValueError(f"model must be 'sequence_model' or 'pointer_network', got {cfg.model!r}")
-    get("mixer", cfg.mixer)
+    names = cfg.mixer.split("+")  # "s4d+attention": one mixer per layer (a hybrid stack)
+    if len(names) > 1 and len(names) != cfg.n_layers:
+        raise ValueError(
+            f"mixer {cfg.mixer!r} names {len(names)} layers ('+' separates one mixer per layer), "
+            f"but n_layers={cfg.n_layers}"
+        )
+    for name in names:
+        get("mixer", name)
     lengths = [max(task.test_lengths)] if task.test_lengths is not None else []
     lengths += list(cfg.eval_lengths or [])
     max_len = max([4096, *lengths, (cfg.randomized_positions or 0)])
     torch.manual_seed(cfg.seed)
     model = SequenceModel(
-        mixer=cfg.mixer,
+        mixer=names if len(names) > 1 else cfg.mixer,
         d_model=cfg.d_model,
         n_layers=cfg.n_layers,
         vocab_size=task.vocab_size,
@@ -70,8 +78,9 @@ def build_model(cfg: RunConfig, task):
         # only passed when set, so configs without it build models of any SequenceModel version
         **({"random_positions_at_eval": True} if cfg.random_positions_at_eval else {}),
     )
-    if cfg.state_init != "zero" and not has_fixed_size_state(model.blocks[0].mixer):
-        growth = getattr(model.blocks[0].mixer, "state_growth", None)
+    fixed = all(has_fixed_size_state(b.mixer) for b in model.blocks)
+    if cfg.state_init != "zero" and not fixed:
+        growth = [getattr(b.mixer, "state_growth", None) for b in model.blocks]
         raise ValueError(
             f"state_init={cfg.state_init!r} needs a recurrent mixer with a fixed-size state "
             f"(state_growth 'constant'); {cfg.mixer!r} has state_growth {growth!r}"
@@ -158,8 +167,8 @@ class TestSet:
 
 def state_floats(model, task, device) -> int | None:
     """Numbers in the recurrent state after one in-distribution sequence (None without a chunked mode)."""
-    if not hasattr(model, "forward_with_state") or "chunked" not in getattr(
-        model.blocks[0].mixer, "modes", ()
+    if not hasattr(model, "forward_with_state") or not all(
+        "chunked" in getattr(b.mixer, "modes", ()) for b in model.blocks
     ):
         return None
     length = None if task.train_lengths is None else max(task.train_lengths)
@@ -208,7 +217,7 @@ def run_one(
         return task.sample(cfg.batch_size, seed=seed_base + step, split="train")
 
     loss_fn = state_init_loss(cfg.state_init, cfg.state_noise)
-    if cfg.model == "pointer_network":  # teacher forcing: a greedy pointer masks already-chosen positions
+    if cfg.model == "pointer_network":  # teacher forcing (masking already-chosen positions if pointer_mask)
 
         def loss_fn(m, b):
             out = m(b["inputs"], b["targets"])

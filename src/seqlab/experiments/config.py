@@ -82,8 +82,11 @@ class RunConfig:
     ``state_init``: "zero" (default), "noise" or "foreign" -- the state-coverage interventions of
     "Understanding and Improving Length Generalization in Recurrent Models" (arXiv 2507.02782).
     ``eval_lengths``: test lengths for length generalization (default: spread over the task's).
+    ``mixer``: a registered mixer name, or one name per layer joined by "+" (a hybrid stack such as
+    "s4d+attention" with ``n_layers=2``).
     ``model``: "sequence_model" (embedding -> mixer blocks -> head) or "pointer_network" (pointer
-    outputs; ``mixer`` builds its encoder blocks, "none" for none).
+    outputs; ``mixer`` builds its encoder blocks, "none" for none). ``pointer_mask``: whether the
+    pointer network masks positions it already chose (True, the default) or must learn not to repeat.
     """
 
     task: str
@@ -108,6 +111,7 @@ class RunConfig:
     eval_lengths: tuple[int, ...] | None = None
     state_init: str = "zero"
     state_noise: float = 1.0
+    pointer_mask: bool = True
 
     def __post_init__(self):
         for name in ("d_model", "n_layers", "steps", "batch_size", "eval_every", "eval_n"):
@@ -120,6 +124,10 @@ class RunConfig:
             raise ConfigError(
                 f"field 'state_init': expected 'zero', 'noise' or 'foreign', got {self.state_init!r}"
             )
+        if not isinstance(self.pointer_mask, bool):
+            raise ConfigError(f"field 'pointer_mask': expected true or false, got {self.pointer_mask!r}")
+        if not self.pointer_mask and self.model != "pointer_network":
+            raise ConfigError("field 'pointer_mask': only a pointer_network model has a pointer mask")
         if not isinstance(self.random_positions_at_eval, bool):
             raise ConfigError(
                 "field 'random_positions_at_eval': expected true or false, "

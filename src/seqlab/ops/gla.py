@@ -28,6 +28,7 @@ from __future__ import annotations
 import torch
 
 from seqlab import debug
+from seqlab.ops import gla_triton
 
 
 def _compiling() -> bool:
@@ -155,13 +156,16 @@ class _ChunkedGLA(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, q, k, v, cum, initial):
+    def forward(ctx, q, k, v, cum, initial, backend="torch"):
         per_dim = cum.dim() == q.dim()
         gam, beta, lam = _chunk_gates(cum, per_dim)
-        scores, mask = _causal_scores(q, k, cum, per_dim)
+        if backend == "triton":  # fused in-chunk scores; the decay tensor is rebuilt in the backward
+            scores, mask = gla_triton.intra_scores(q, k, cum), None
+        else:
+            scores, mask = _causal_scores(q, k, cum, per_dim)
         entering, final = _pass_states((k * beta).transpose(-1, -2) @ v, lam, initial)
         ctx.save_for_backward(q, k, v, cum, scores, mask, entering)
-        ctx.has_initial = initial is not None
+        ctx.has_initial, ctx.backend = initial is not None, backend
         return _mm_into(scores @ v, q * gam, entering), final
 
     @staticmethod
@@ -179,7 +183,10 @@ class _ChunkedGLA(torch.autograd.Function):
             g = torch.addcmul(local[:, :, j], lam[:, :, j], g)
         g_out = torch.stack(grads_out[::-1], dim=2)
         dv = _mm_into(scores.transpose(-1, -2) @ d_out, kb, g_out)
-        dq, dk, d_cum = _intra_backward(d_out @ v.transpose(-1, -2), q, k, scores, mask, per_dim)
+        if ctx.backend == "triton":
+            dq, dk, d_cum = gla_triton.intra_grads(d_out @ v.transpose(-1, -2), q, k, cum)
+        else:
+            dq, dk, d_cum = _intra_backward(d_out @ v.transpose(-1, -2), q, k, scores, mask, per_dim)
         d_qg, d_kb = d_out @ entering.transpose(-1, -2), v @ g_out.transpose(-1, -2)
         dq.addcmul_(d_qg, gam)
         dk.addcmul_(d_kb, beta)
@@ -193,36 +200,55 @@ class _ChunkedGLA(torch.autograd.Function):
             d_cum[..., -1, :] += d_last
         else:
             d_cum[..., -1] += d_last[..., 0]
-        return dq, dk, dv, d_cum.to(cum.dtype), (g if ctx.has_initial else None)
+        return dq, dk, dv, d_cum.to(cum.dtype), (g if ctx.has_initial else None), None
 
 
 SPAN_STEPS = 2048  # gla_chunked runs longer inputs span by span (a multiple of the chunk)
 
 
-def gla_chunked(q, k, v, log_g, initial_state=None, chunk: int | None = None):
+BACKENDS = ("torch", "triton")
+
+
+def pick_backend(backend: str | None, q: torch.Tensor) -> str:
+    """``backend`` checked, or by default "triton" for CUDA tensors when Triton is installed, else "torch"."""
+    if backend is None:
+        return "triton" if q.is_cuda and gla_triton.triton_installed() else "torch"
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS} or None (automatic), got {backend!r}")
+    if backend == "triton":
+        gla_triton.check_usable(q)
+    return backend
+
+
+def gla_chunked(q, k, v, log_g, initial_state=None, chunk: int | None = None, backend: str | None = None):
     """Chunk-wise evaluation (see module docstring). Returns ``(o, final_state)``.
 
     ``chunk`` defaults to 64 for a scalar gate and 16 for a per-key-dim gate, whose ``(C, C, d_k)``
     decay mask makes the in-chunk work grow with ``C``: fwd+bwd at L=1024, 4 heads, d 64 on 2 CPU
     threads measured 42 ms at C=16 against 241 ms at C=64.
+
+    ``backend``: "torch" (plain PyTorch), "triton" (the in-chunk scores and their gradients as fused
+    Triton kernels, :mod:`seqlab.ops.gla_triton`; CUDA, or CPU under ``TRITON_INTERPRET=1``), or None:
+    Triton for CUDA tensors when it is installed, else PyTorch.
     """
     per_dim = log_g.dim() == 4 if isinstance(log_g, torch.Tensor) else False
     chunk = (16 if per_dim else 64) if chunk is None else chunk
     if not isinstance(chunk, int) or chunk < 1:
         raise ValueError(f"chunk must be a positive int, got {chunk!r}")
     _check(q, k, v, log_g, initial_state)
+    backend = pick_backend(backend, q)
     span = max(chunk, SPAN_STEPS // chunk * chunk)
     if q.shape[2] <= span:
-        return _chunked(q, k, v, log_g, initial_state, chunk)
+        return _chunked(q, k, v, log_g, initial_state, chunk, backend)
     # long inputs in spans of whole chunks, the state carried: the working set stays in cache
     outs, state = [], initial_state
     for parts in zip(*(t.split(span, dim=2) for t in (q, k, v, log_g))):
-        o, state = _chunked(*parts, state, chunk)
+        o, state = _chunked(*parts, state, chunk, backend)
         outs.append(o)
     return torch.cat(outs, dim=2), state
 
 
-def _chunked(q, k, v, log_g, initial_state, chunk):
+def _chunked(q, k, v, log_g, initial_state, chunk, backend="torch"):
     bsz, heads, length, _ = q.shape
     per_dim = log_g.dim() == 4
     d_v = v.shape[-1]
@@ -233,7 +259,7 @@ def _chunked(q, k, v, log_g, initial_state, chunk):
         log_g = torch.nn.functional.pad(log_g, (0, 0, 0, pad) if per_dim else (0, pad))
     q, k, v = (t.reshape(bsz, heads, n, chunk, t.shape[-1]) for t in (q, k, v))
     cum = log_g.reshape(bsz, heads, n, chunk, *log_g.shape[3:]).cumsum(dim=3)
-    out, state = _ChunkedGLA.apply(q, k, v, cum, initial_state)
+    out, state = _ChunkedGLA.apply(q, k, v, cum, initial_state, backend)
     return out.reshape(bsz, heads, n * chunk, d_v)[:, :, :length], state
 
 

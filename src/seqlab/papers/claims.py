@@ -87,6 +87,40 @@ RNNS_NOT_TRANSFORMERS = Claim(
 )
 
 
+def _hybrid_runs(seed):
+    return {
+        "attention": run("mqar", "attention", MQAR, seed, **MQAR_KW),
+        "s4d": run("mqar", "s4d", MQAR, seed, **MQAR_KW),
+        "hybrid": run("mqar", "s4d+attention", MQAR, seed, **MQAR_KW),
+    }
+
+
+# The paper's constructive fix: one attention layer on top of a recurrent layer is enough for
+# in-context retrieval. Same task, width and budget as rnns_not_transformers (the attention and S4D
+# runs are the same configs, so their rows are shared); fixed before running.
+HYBRID_CLOSES_GAP = Claim(
+    name="hybrid_closes_gap",
+    title="RNNs are not Transformers (Yet): The Key Bottleneck on In-context Retrieval",
+    statement="one attention layer in a recurrent stack closes the in-context retrieval gap",
+    effect="adding a single transformer layer to an RNN makes associative recall solvable (proved), "
+    "so the hybrid reaches attention's near-perfect MQAR accuracy where the RNN alone fails",
+    metric="MQAR accuracy of S4D -> attention (2 layers; V128, L64, 8 pairs, d64)",
+    direction="higher",
+    threshold=0.9,
+    null=1.0 / MQAR["vocab_size"],
+    control=Control("attention MQAR accuracy", 0.9, lambda r: _score(r["attention"])),
+    baselines=(
+        Baseline(f"chance 1/{MQAR['vocab_size']}", value=1.0 / MQAR["vocab_size"]),
+        Baseline("S4D alone (2 layers)", measure=lambda r: _score(r["s4d"])),
+    ),
+    seeds=SEEDS,
+    seconds=900.0,  # estimate before running: the rnns_not_transformers arms plus one hybrid arm
+    make_runs=_hybrid_runs,
+    measure=lambda r: _score(r["hybrid"]),
+    details=lambda res: _fmt_arms(res, ("attention", "s4d", "hybrid"), _score, "accuracy"),
+)
+
+
 # -- Streaming parity ---------------------------------------------------------------------------------
 PARITY = {"max_train_length": 16, "max_test_length": 160}
 
@@ -325,12 +359,13 @@ def _ptr_runs(seed):
     return {
         "ptr": run(
             "sorting",
-            "none",
+            "lstm",  # the paper's Ptr-Net encodes the inputs with an LSTM
             SORT,
             seed,
             model="pointer_network",
+            pointer_mask=False,  # no masking of chosen positions: not repeating must be learned
             d_model=64,
-            steps=400,
+            steps=1500,
             n_layers=1,
             target=None,
         )
@@ -348,7 +383,7 @@ POINTER_NETWORKS = Claim(
     title="Pointer Networks",
     statement="a pointer network sorts and generalizes to sets longer than trained on",
     effect="Ptr-Nets trained on small sets produce valid outputs on longer inputs (beyond training lengths)",
-    metric="pointer per-position accuracy on 11..15 numbers (trained on 2..10)",
+    metric="pointer per-position accuracy on 11..15 numbers (trained on 2..10), no masking of chosen inputs",
     direction="higher",
     threshold=0.5,
     null=0.0,
@@ -409,6 +444,7 @@ CLAIMS: dict[str, Claim] = {
     c.name: c
     for c in (
         RNNS_NOT_TRANSFORMERS,
+        HYBRID_CLOSES_GAP,
         STREAMING_PARITY,
         RANDOMIZED_PE,
         RECURRENT_LENGTH_GENERALIZATION,
@@ -451,9 +487,6 @@ def claim(name: str) -> Claim:
         raise KeyError(f"unknown claim {name!r}; valid names: {', '.join(CLAIMS)}")
     return CLAIMS[name]
 
-
-def claims_by_title() -> dict[str, Claim]:
-    return {c.title: c for c in CLAIMS.values()}
 
 
 def evaluate_all(store, claims=None) -> dict:
