@@ -6,6 +6,10 @@ Runs are experiment cells of kind ``decode``: ``decode.recovery``
 (:func:`seqlab.decode.waywardness.waywardness_experiment`) and ``decode.ariel``
 (:func:`seqlab.decode.ariel.ariel_experiment`). Effects, thresholds, controls and baselines were
 fixed before the claims were run; ``seconds`` is the measured single-thread cpu time of all seeds.
+
+"Can Unconditional Language Models Recover Arbitrary Sentences?" (recurrent LMs) has no claim yet: the
+same experiment with ``mixer="lstm"`` is the planned one, but an LSTM word LM of width 128 did not fit
+this round's CPU budget; ``recovery_experiment({"mixer": "lstm"}, seed)`` runs it.
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ ARIEL_TITLE = "AriEL: volume coding for sentence generation"
 
 DIMS = [32, 128, 512]  # sizes of z; the LM's width is 128, so 512 is a prefix of 4 vectors
 TOP = DIMS[-1]
-RECOVERY_RNN = {"mixer": "lstm", "inject": "prefix", "dims": DIMS}
 RECOVERY_TRANSFORMER = {"mixer": "attention", "inject": "prefix", "dims": DIMS}
 WAYWARD_PARAMS = {"k": 4, "gamma": 1.0}
 ARIEL_PARAMS = {"dim": 16}
@@ -75,15 +78,6 @@ def _recovery_claim(name, title, params, statement, effect, model) -> Claim:
     )
 
 
-SENTENCE_RECOVERY_RNN = _recovery_claim(
-    "sentence_recovery_rnn",
-    RECOVER_TITLE,
-    RECOVERY_RNN,
-    "a frozen recurrent word LM regenerates held-out sentences exactly from an optimised z of moderate size",
-    "recovery is nearly perfect (BLEU ~99-100, exact for most sentences) once z is about the LM's hidden "
-    "size, and grows with the size of z (paper: LSTM LMs on English news/Gigaword-style text)",
-    "2-layer LSTM LM",
-)
 SENTENCE_RECOVERY_TRANSFORMER = _recovery_claim(
     "sentence_recovery_transformer",
     DISCOVER_TITLE,
@@ -141,7 +135,7 @@ PROMPT_WAYWARDNESS = Claim(
         ),
     ),
     seeds=SEEDS,
-    seconds=30.0,
+    seconds=33.0,  # measured: summed cpu_time of its 3 cells (one thread each)
     make_runs=lambda seed: {"way": ExperimentCell("decode.waywardness", dict(WAYWARD_PARAMS), seed)},
     measure=_wayward_gap,
     details=_wayward_details,
@@ -187,13 +181,10 @@ ARIEL_SAMPLING = Claim(
         ),
     ),
     seeds=SEEDS,
-    seconds=20.0,
+    seconds=14.0,  # measured: summed cpu_time of its 3 cells (one thread each)
     make_runs=lambda seed: {"ariel": ExperimentCell("decode.ariel", dict(ARIEL_PARAMS), seed)},
     measure=lambda r: float(r["ariel"]["grammatical"]),
     details=_ariel_details,
 )
 
-CLAIMS = {
-    c.name: c
-    for c in (SENTENCE_RECOVERY_RNN, SENTENCE_RECOVERY_TRANSFORMER, PROMPT_WAYWARDNESS, ARIEL_SAMPLING)
-}
+CLAIMS = {c.name: c for c in (SENTENCE_RECOVERY_TRANSFORMER, PROMPT_WAYWARDNESS, ARIEL_SAMPLING)}
