@@ -115,5 +115,6 @@ def test_bad_input():
 def test_smollm2_recovers_a_short_sentence():
     lm2 = pytest.importorskip("seqlab.lm").load("smollm2-135m")
     ids = lm2.encode(["The cat sat on the mat."]).ids[0]
-    r = R.recover(lm2, ids, 2 * lm2.d_model, steps=60, lr=0.3, seed=0, check_every=5)
+    # z of two prefix vectors; SmolLM2 needs a smaller step than the default (0.3 diverges there)
+    r = R.recover(lm2, ids, 2 * lm2.d_model, steps=150, lr=0.03, seed=0, check_every=5)
     assert r.exact and lm2.decode(r.ids)[0] == "The cat sat on the mat."

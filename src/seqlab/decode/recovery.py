@@ -161,7 +161,8 @@ def recover(
     ``ids``: one sentence ``(T,)`` or a batch ``(B, T)`` (right-padded rows with ``lengths``; only
     the first ``lengths[i]`` tokens count -- a causal model's later positions cannot change them).
     Put the end token in ``ids`` to make stopping part of the sentence. Returns :class:`Recovery`
-    ``(z, recovered_ids, exact)``; ``seed`` draws ``W`` and the start of ``z``.
+    ``(z, recovered_ids, exact)``; ``seed`` draws ``W`` and the start of ``z``. ``lr`` is in units
+    of ``z`` (entries of size ~1): 0.3 suits the small word LMs trained here; SmolLM2 needs ~0.03.
     """
     lengths = _check(lm, ids, lengths, inject, bos_token_id, steps, lr)
     single = ids.dim() == 1
