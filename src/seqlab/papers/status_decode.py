@@ -16,8 +16,8 @@ STATUS = {
     "Discovering Useful Sentence Representations from Large Pretrained Language Models": Judgement(
         PARTIAL,
         "sentence_recovery decoder: embedding injection (z added to every input) and a k-vector "
-        "prefix, on any model with forward_embeds (SmolLM2 in a slow test, a transformer word LM in "
-        "claim sentence_recovery_transformer); missing: injection into every layer's attention "
+        "prefix, on any model with forward_embeds (SequenceModel, SmolLM2); claim "
+        "sentence_recovery_transformer on a transformer word LM; missing: injection into every layer's attention "
         "keys/values and the paper's other sentence <-> representation mappings",
     ),
     "Prompt Waywardness: The Curious Case of Discretized Interpretation of Continuous Prompts": Judgement(
