@@ -17,8 +17,8 @@ STATUS = {
         PARTIAL,
         "sentence_recovery decoder: embedding injection (z added to every input) and a k-vector "
         "prefix, on any model with forward_embeds (SequenceModel, SmolLM2); claim "
-        "sentence_recovery_transformer on a transformer word LM; missing: injection into every layer's attention "
-        "keys/values and the paper's other sentence <-> representation mappings",
+        "sentence_recovery_transformer on a transformer word LM; missing: injection into every "
+        "layer's attention keys/values and the paper's other sentence <-> representation mappings",
     ),
     "Prompt Waywardness: The Curious Case of Discretized Interpretation of Continuous Prompts": Judgement(
         IMPLEMENTED,
