@@ -16,5 +16,6 @@ from seqlab.tokenize import (  # noqa: F401
     vqtoken,
 )
 from seqlab.tokenize.base import PAD, Quantizer, QuantizerOutput, codebook_stats
+from seqlab.tokenize.trie import PrefixTrie
 
-__all__ = ["PAD", "Quantizer", "QuantizerOutput", "codebook_stats"]
+__all__ = ["PAD", "PrefixTrie", "Quantizer", "QuantizerOutput", "codebook_stats"]

@@ -7,7 +7,8 @@ RQ-VAE from arXiv 2107.14795. For item embeddings ``v_1..v_N``::
     id(v) = (c_1, ..., c_L, d),  d = rank of v among the items sharing (c_1..c_L)  (disambiguation)
 
 Reported: unique-tuple rate ``|{(c_1..c_L)}| / N`` before disambiguation and per-level perplexity.
-:class:`PrefixTrie` holds the valid ID prefixes for constrained decoding.
+:meth:`SemanticIDs.trie` holds the valid IDs for constrained decoding
+(:class:`seqlab.tokenize.trie.PrefixTrie`).
 """
 
 from __future__ import annotations
@@ -24,46 +25,9 @@ from torch import nn
 from seqlab.registry import Paper, register
 from seqlab.tokenize.base import check_features, codebook_stats
 from seqlab.tokenize.rvq import SEMANTIC_IDS, ResidualKMeans, ResidualVQ
+from seqlab.tokenize.trie import PrefixTrie
 
 METHODS = ("residual-kmeans", "rq-vae")
-
-
-class PrefixTrie:
-    """A trie of valid ID sequences: ``next_tokens(prefix)`` lists the tokens that may follow."""
-
-    def __init__(self, sequences):
-        self.root: dict = {}
-        self.count = 0
-        for seq in sequences:
-            node = self.root
-            for tok in seq:
-                node = node.setdefault(int(tok), {})
-            self.count += 1
-
-    def _walk(self, prefix) -> dict | None:
-        node = self.root
-        for tok in prefix:
-            node = node.get(int(tok))
-            if node is None:
-                return None
-        return node
-
-    def next_tokens(self, prefix=()) -> list[int]:
-        """Sorted tokens that extend ``prefix`` to a valid prefix; ``[]`` when none (or complete)."""
-        node = self._walk(prefix)
-        return sorted(node) if node else []
-
-    def allowed_mask(self, prefix, vocab_size: int) -> torch.Tensor:
-        """Bool ``(vocab_size,)`` mask of the allowed next tokens (for constrained decoding)."""
-        mask = torch.zeros(vocab_size, dtype=torch.bool)
-        mask[self.next_tokens(prefix)] = True
-        return mask
-
-    def is_prefix(self, prefix) -> bool:
-        return self._walk(prefix) is not None
-
-    def __len__(self) -> int:
-        return self.count
 
 
 def _atomic_write(path: Path, write) -> None:
