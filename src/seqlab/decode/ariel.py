@@ -31,8 +31,7 @@ from typing import NamedTuple
 
 import torch
 
-from seqlab.experiments.cell import experiment
-from seqlab.registry import Paper, register
+from seqlab.registry import Paper, experiment, register
 
 PAPER = Paper(
     "AriEL: volume coding for sentence generation",

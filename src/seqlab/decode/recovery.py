@@ -40,8 +40,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from seqlab.experiments.cell import experiment
-from seqlab.registry import Paper, register
+from seqlab.registry import Paper, experiment, register
 
 RECOVER_PAPER = Paper("Can Unconditional Language Models Recover Arbitrary Sentences?", "1907.04944")
 DISCOVER_PAPER = Paper(

@@ -33,8 +33,7 @@ from collections import Counter
 import torch
 import torch.nn.functional as F
 
-from seqlab.experiments.cell import experiment
-from seqlab.registry import Paper, register
+from seqlab.registry import Paper, experiment, register
 
 PAPER = Paper(
     "Prompt Waywardness: The Curious Case of Discretized Interpretation of Continuous Prompts", "2112.08348"
