@@ -56,16 +56,18 @@ def _ariel(gram, rand=0.0, uni=0.0, ppl=5.0):
     return make
 
 
+RECOVERY_SCENARIOS = (
+    {
+        "nothing recovered": _rec(0.0),
+        "random z as good": _rec(0.95, random=0.95),
+        "the LM's own sentence": _rec(0.95, zero=0.95),
+        "untrained recovery": _rec(0.95, train=0.5),
+    },
+    _rec(0.95),
+)
 SCENARIOS = {
-    "sentence_recovery_transformer": (
-        {
-            "nothing recovered": _rec(0.0),
-            "random z as good": _rec(0.95, random=0.95),
-            "the LM's own sentence": _rec(0.95, zero=0.95),
-            "untrained recovery": _rec(0.95, train=0.5),
-        },
-        _rec(0.95),
-    ),
+    "sentence_recovery_transformer": RECOVERY_SCENARIOS,
+    "sentence_recovery_recurrent": RECOVERY_SCENARIOS,
     "prompt_waywardness": (
         {
             "projection misses the target": _way(f1=0.5),
