@@ -4,4 +4,4 @@ This package's sequence/document part: pooling (CLS, mean, LMK), KV-Embedding, D
 continuous retrieval with BM25 as the discrete baseline, and the Lee document-similarity evaluation.
 """
 
-from seqlab.embed import docsim, kv_embedding, pooling, retrieval  # noqa: F401  (registers the embedders)
+from seqlab.embed import docsim, kv_embedding, model_experiments, pooling, retrieval  # noqa: F401
