@@ -15,7 +15,7 @@ from seqlab.experiments.stats import mean_interval
 SEEDS = (0, 1, 2)
 
 # -- LMK > CLS: landmark pooling on long passages ---------------------------------------------------------
-LMK_PARAMS = {"n_docs": 60, "fillers": 2, "every": 32}
+LMK_PARAMS = {"n_docs": 40, "fillers": 2, "every": 32}
 
 
 def _lmk_runs(seed: int) -> dict:
@@ -41,7 +41,7 @@ LMK_LONG = Claim(
     statement="landmark pooling retrieves long passages better than CLS and mean pooling of the same encoder",
     effect="LMK pooling matches CLS/mean on short-context retrieval and gives substantial gains on long "
     "contexts (LongEmbed, MLDR; models trained with each pooling)",
-    metric="MAP(LMK) - max(MAP(CLS), MAP(mean)), frozen MiniLM-L6, 60 Lee passages of ~440 tokens "
+    metric="MAP(LMK) - max(MAP(CLS), MAP(mean)), frozen MiniLM-L6, 40 Lee passages of ~440 tokens "
     "(evidence among 2 filler documents), query = one held-out sentence",
     direction="higher",
     threshold=0.02,
@@ -69,7 +69,7 @@ LMK_LONG = Claim(
 )
 
 # -- KV-Embedding: re-routing vs plain pooling of the same frozen SmolLM2 -----------------------------------
-KV_PARAMS = {"n_docs": 30}
+KV_PARAMS = {"n_docs": 20}
 
 
 def _kv_runs(seed: int) -> dict:
@@ -97,7 +97,7 @@ KV_LEE = Claim(
     effect="KV-Embedding outperforms training-free baselines (last-token, mean, prompt-based) by up to 10% "
     "on MTEB with Qwen, Mistral and Llama backbones",
     metric="Lee document-similarity Spearman, KV-Embedding - best of last-token / mean / mean+last pooling "
-    "of the same frozen SmolLM2-135M with the same prompt, 30 of the 50 Lee documents",
+    "of the same frozen SmolLM2-135M with the same prompt, 20 of the 50 Lee documents",
     direction="higher",
     threshold=0.02,
     null=0.0,
