@@ -84,3 +84,16 @@ def test_words_and_sentences():
     assert sentences("One two. Three? Four! ") == ["One two.", "Three?", "Four!"]
     with pytest.raises(ValueError, match="string"):
         words(3)
+
+
+@pytest.mark.slow
+def test_the_embed_models_section_of_docs_embed_md_runs():
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "docs" / "embed.md").read_text()
+    section = text.split("## Sentence and document embeddings from models", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "docs/embed.md", "exec"), {})
