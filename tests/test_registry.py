@@ -10,7 +10,8 @@ from seqlab.registry import Paper
 
 # Components that are seqlab's own construction and implement no paper's method.
 # seqlab components that implement no paper (greedy decoding is the textbook argmax)
-OWN = {"scenario:sequence-tasks", "task:text_lm", "decoder:greedy"}
+# (recommender:popularity is the trivial must-beat baseline of seqlab.recsys)
+OWN = {"scenario:sequence-tasks", "task:text_lm", "decoder:greedy", "recommender:popularity"}
 
 
 @pytest.fixture

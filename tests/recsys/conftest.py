@@ -21,3 +21,8 @@ def cycle_split(num_items: int = 24, users: int = 48, length: int = 14, seed: in
 @pytest.fixture(scope="session")
 def cycles():
     return cycle_split()
+
+
+@pytest.fixture(scope="session")
+def make_cycles():
+    return cycle_split

@@ -5,7 +5,7 @@ registered recommenders (kind ``"recommender"``): ``popularity``, ``sasrec``, ``
 ``grid`` (generative retrieval over semantic IDs), and the experiment cells of the recsys claims.
 """
 
-from seqlab.recsys import grid, gru4rec, popularity, sasrec  # noqa: F401  (registration)
+from seqlab.recsys import experiments, grid, gru4rec, popularity, sasrec  # noqa: F401  (registration)
 from seqlab.recsys.base import Recommender, ScoringRecommender, evaluate
 from seqlab.recsys.data import Interactions, Split, leave_one_out, load_ml100k
 from seqlab.recsys.grid import GRID

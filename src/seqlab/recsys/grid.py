@@ -220,7 +220,10 @@ class GRID(Recommender):
 
     def recommend(self, histories, k: int, exclude_seen: bool = True) -> torch.Tensor:
         """Ranked ``(users, k)`` items: each user's top-``k`` IDs by constrained beam search (``k`` beams),
-        expanded to their items; a row the beams cannot fill is an error, never padding."""
+        expanded to their items; a row the beams cannot fill is an error, never padding.
+
+        ``self.emitted_ids`` / ``self.invalid_ids`` count the IDs the search returned and those that
+        name no item (skipped, never recommended); :meth:`reset_counts` zeroes them."""
         n = self._fitted()
         histories = check_histories(histories, n)
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= n:
@@ -230,16 +233,23 @@ class GRID(Recommender):
         for h in histories:
             seen = set(h.tolist()) if exclude_seen else set()
             trie = self.trie(seen)
-            beams = min(k, len(trie))
             items: list[int] = []
-            for t in self.generate_ids(h, beams, trie):
+            for t in self.generate_ids(h, min(k, len(trie)), trie):
+                self.emitted_ids += 1
                 if t not in self.items_of:
-                    raise RuntimeError(f"constrained beam search emitted {t}, which names no item")
+                    self.invalid_ids += 1
+                    continue
                 items.extend(i for i in self.items_of[t] if i not in seen and i not in items)
             if len(items) < k:
                 raise ValueError(f"only {len(items)} unseen items reachable for a user, asked for k={k}")
             rows.append(items[:k])
         return torch.tensor(rows, dtype=torch.long)
+
+    emitted_ids = 0
+    invalid_ids = 0
+
+    def reset_counts(self) -> None:
+        self.emitted_ids = self.invalid_ids = 0
 
     def invalid_rate(self, histories, k: int = 10) -> float:
         """Fraction of the IDs *unconstrained* beam search returns that name no item (the failure that
