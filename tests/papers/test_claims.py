@@ -12,13 +12,18 @@ import pytest
 from seqlab.bench.findings import FINDINGS, RANDOMIZED_POSITIONS, SELECTIVE_COPYING, check_findings
 from seqlab.bench.grid import load_suite
 from seqlab.commands.papers import paper_table
+from seqlab.experiments.cell import claim_cells
 from seqlab.experiments.claim import Claim
 from seqlab.experiments.config import RunConfig
 from seqlab.papers import TITLES
 from seqlab.papers.claims import CLAIMS, claim, claims_table
 from seqlab.papers.continual_claims import CONTINUAL_CLAIMS  # criterion tests: test_continual_claims.py
 
-ALL = {**{n: c for n, c in CLAIMS.items() if n not in CONTINUAL_CLAIMS}, **{c.name: c for c in FINDINGS}}
+# module claims (experiment cells, papers/claims_<module>.py) keep their criterion tests in tests/<module>/
+ALL = {
+    **{n: c for n, c in CLAIMS.items() if n not in CONTINUAL_CLAIMS and not claim_cells(c)},
+    **{c.name: c for c in FINDINGS},
+}
 LN2 = math.log(2)
 
 
