@@ -17,8 +17,8 @@ from seqlab.experiments.stats import mean_interval
 GRID_TITLE = "Generative Recommendation with Semantic IDs: A Practitioner's Handbook"
 SEEDS = (0, 1, 2)
 PARAMS = {
-    "sasrec": {"epochs": 8},
-    "grid": {"epochs": 5},
+    "sasrec": {"epochs": 8, "batch_size": 256, "lr": 5e-3},
+    "grid": {"epochs": 8, "batch_size": 128, "lr": 5e-3},
     "contrast_users": 50,
 }
 
