@@ -71,8 +71,12 @@ def test_the_criterion_can_pass_fail_and_be_inconclusive():
 @pytest.mark.slow
 def test_the_claim_cell_runs_on_real_data_at_toy_size():
     fn = get_experiment("recsys.grid_vs_sasrec")
-    params = {"users": 40, "sasrec": {"epochs": 1}, "grid": {"epochs": 1, "quantizer_steps": 50},
-              "contrast_users": 3}
+    params = {
+        "users": 40,
+        "sasrec": {"epochs": 1},
+        "grid": {"epochs": 1, "quantizer_steps": 50},
+        "contrast_users": 3,
+    }
     out = fn(params, 0)
     assert out["grid.invalid_ids"] == 0 and out["grid.emitted_ids"] == 40 * 20
     for m in ("popularity", "sasrec", "grid"):

@@ -16,4 +16,12 @@ STATUS = {
         "handbook's encoder-decoder (T5) backbone and user token, its Amazon data sets and its other "
         "ablations (sampling of training windows, SID embedding choices, larger LLM encoders)",
     ),
+    "Long-Sequence Recommendation Models Need Decoupled Embeddings": Judgement(
+        PARTIAL,
+        "recommender dare: separate attention and representation tables, top-k search by attention-table "
+        "relevance then softmax aggregation of representation embeddings, target-aware MLP, sampled-negative "
+        "BCE; the coupled single-table baseline (decoupled=False); tested against direct formulas and on a "
+        "learnable synthetic task; missing: the paper's long-sequence data (Taobao, Tmall), AUC/GAUC "
+        "evaluation, the linear-projection baselines and any claim run",
+    ),
 }

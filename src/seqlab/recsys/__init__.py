@@ -5,8 +5,9 @@ registered recommenders (kind ``"recommender"``): ``popularity``, ``sasrec``, ``
 ``grid`` (generative retrieval over semantic IDs), and the experiment cells of the recsys claims.
 """
 
-from seqlab.recsys import experiments, grid, gru4rec, popularity, sasrec  # noqa: F401  (registration)
+from seqlab.recsys import dare, experiments, grid, gru4rec, popularity, sasrec  # noqa: F401  (registration)
 from seqlab.recsys.base import Recommender, ScoringRecommender, evaluate
+from seqlab.recsys.dare import DARE
 from seqlab.recsys.data import Interactions, Split, leave_one_out, load_ml100k
 from seqlab.recsys.grid import GRID
 from seqlab.recsys.gru4rec import GRU4Rec
@@ -14,6 +15,7 @@ from seqlab.recsys.popularity import Popularity
 from seqlab.recsys.sasrec import SASRec
 
 __all__ = [
+    "DARE",
     "GRID",
     "GRU4Rec",
     "Interactions",
