@@ -26,6 +26,7 @@ DEFAULTS = {
     "popularity": {},
     "sasrec": {"epochs": 8, "batch_size": 256, "lr": 5e-3, "max_len": 50},
     "gru4rec": {"epochs": 8, "batch_size": 256, "lr": 5e-3, "max_len": 50},
+    "dare": {"epochs": 3, "batch_size": 256, "lr": 3e-3, "max_len": 50},
     "grid": {"epochs": 8, "batch_size": 128, "lr": 5e-3},  # chosen on validation targets
 }
 DATASETS = ("ml-100k",)
