@@ -13,6 +13,8 @@ from seqlab.registry import Paper
 OWN = {"scenario:sequence-tasks", "task:text_lm", "decoder:greedy"}
 # the reason module's discrete references: supervised next-token CoT / no CoT, no paper's method
 OWN |= {"reasoner:cot", "reasoner:no_cot"}
+# (recommender:popularity is the trivial must-beat baseline of seqlab.recsys)
+OWN |= {"recommender:popularity"}
 
 
 @pytest.fixture

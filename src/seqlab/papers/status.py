@@ -161,11 +161,6 @@ STATUS: dict[str, Judgement] = {
         "token-set: the set <-> fixed-sum count-sequence bijection; missing: the set image tokenizer and "
         "fixed-sum discrete diffusion",
     ),
-    "Generative Recommendation with Semantic IDs: A Practitioner's Handbook": _j(
-        PARTIAL,
-        "semantic-ids (RQ-VAE / residual k-means + disambiguation digit, prefix trie); missing: the "
-        "generative retrieval model, constrained beam search and Recall/NDCG evaluation",
-    ),
     "Beyond Orthography: Automatic Recovery of Short Vowels and Dialectal Sounds in Arabic": _j(
         NOT_IMPLEMENTED,
         "only the generic VQ codebook it could use exists; missing: speech SSL features and the ASR model",

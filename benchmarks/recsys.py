@@ -1,0 +1,223 @@
+"""seqlab's recommenders vs RecBole's SASRec and GRU4Rec on MovieLens-100K, in the same run.
+
+    python benchmarks/recsys.py [--epochs 8] [--recbole-epochs 1] [--no-recbole] [--seed 0]
+
+seqlab side (this process, one thread): popularity, SASRec, GRU4Rec, GRID through
+``seqlab.recsys.experiments.compare`` -- leave-one-out, full ranking, seen items excluded, trained for
+a fixed number of epochs, evaluated once on the test items.
+
+RecBole side: RecBole 1.2.1 cannot live in seqlab's environment (``np.float`` needs numpy < 1.24,
+``ray<=2.6.3``, and its trainer reloads its checkpoint with a bare ``torch.load``). This script runs
+it in its own virtual environment (created on first use)::
+
+    python3 -m venv --system-site-packages /tmp/rbenv
+    /tmp/rbenv/bin/pip install recbole==1.2.1 'numpy<1.24' 'pandas<2.1' 'scipy<1.12' 'setuptools<70'
+
+(the venv reuses the system torch; ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` lets RecBole's bare
+``torch.load`` read back its own checkpoint in that subprocess -- seqlab never loads RecBole's
+pickles). The data are the same atomic files, extracted from the same wheel; RecBole's config:
+``LS`` (leave-one-out) split by time, full ranking, CE loss, 2 blocks / d 64 / 1 head for SASRec,
+d 64 for GRU4Rec, max length 50, batch 256, lr 5e-3. RecBole trains on every prefix of every
+sequence (one target per sample), so one of its epochs costs about as many optimizer steps as
+~30 of seqlab's window epochs; it validates each epoch and tests its best checkpoint.
+
+Also measured: training throughput (target items per second) and full-ranking inference (users
+per second). Writes ``benchmarks/results/cpu-2core/recsys.json`` and prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import torch
+
+VENV = Path(os.environ.get("SEQLAB_RECBOLE_VENV", "/tmp/rbenv"))
+PIP = ["recbole==1.2.1", "numpy<1.24", "pandas<2.1", "scipy<1.12", "setuptools<70"]
+OUT = Path(__file__).parent / "results" / "cpu-2core" / "recsys.json"
+
+RUNNER = r"""
+import json, sys, time
+import torch
+torch.set_num_threads(1)
+from recbole.quick_start import run_recbole
+cfg = json.loads(sys.argv[2])
+t0 = time.perf_counter()
+res = run_recbole(model=sys.argv[1], dataset="ml-100k", config_dict=cfg, saved=True)
+wall = time.perf_counter() - t0
+test = {k.lower(): float(v) for k, v in dict(res["test_result"]).items()}
+print("RECBOLE_RESULT " + json.dumps({"test": test, "wall_seconds": wall}))
+"""
+
+
+def ensure_venv(log=print) -> Path:
+    py = VENV / "bin" / "python"
+    ok = (
+        py.is_file()
+        and subprocess.run([str(py), "-c", "import recbole"], capture_output=True).returncode == 0
+    )
+    if not ok:
+        log(f"creating {VENV} for RecBole 1.2.1 (own environment, system torch)")
+        subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(VENV)], check=True)
+        subprocess.run([str(py), "-m", "pip", "install", "-q", *PIP], check=True)
+    return py
+
+
+def extract_atomic(dest: Path) -> Path:
+    from seqlab.recsys.data import MEMBER, find_wheel
+
+    d = dest / "ml-100k"
+    d.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(find_wheel()) as z:
+        for ext in ("inter", "item"):
+            (d / f"ml-100k.{ext}").write_bytes(z.read(MEMBER.format(ext)))
+    return dest
+
+
+def recbole_config(data_path: Path, ckpt: Path, epochs: int, seed: int) -> dict:
+    return {
+        "data_path": str(data_path),
+        "checkpoint_dir": str(ckpt),
+        "load_col": {"inter": ["user_id", "item_id", "timestamp"]},
+        "eval_args": {"split": {"LS": "valid_and_test"}, "order": "TO", "mode": "full", "group_by": "user"},
+        "train_neg_sample_args": None,
+        "loss_type": "CE",
+        "epochs": epochs,
+        "train_batch_size": 256,
+        "eval_batch_size": 256,
+        "learning_rate": 5e-3,
+        "MAX_ITEM_LIST_LENGTH": 50,
+        "hidden_size": 64,
+        "inner_size": 64,
+        "embedding_size": 64,
+        "n_layers": 2,
+        "n_heads": 1,
+        "hidden_dropout_prob": 0.2,
+        "attn_dropout_prob": 0.2,
+        "dropout_prob": 0.2,
+        "num_layers": 1,
+        "metrics": ["Recall", "NDCG"],
+        "topk": [10, 20],
+        "valid_metric": "NDCG@10",
+        "eval_step": 1,
+        "stopping_step": 100,
+        "seed": seed,
+        "reproducibility": True,
+        "use_gpu": False,
+        "device": "cpu",
+        "show_progress": False,
+        "worker": 0,
+        "state": "WARNING",
+    }
+
+
+def run_recbole(model: str, epochs: int, seed: int, log=print) -> dict:
+    """RecBole's ``model`` in its venv; ``{"test": {...}, "wall_seconds": s}`` or ``{"error": why}``."""
+    try:
+        py = ensure_venv(log)
+    except (subprocess.CalledProcessError, OSError) as err:
+        return {"error": f"could not set up RecBole's environment: {err}"}
+    with tempfile.TemporaryDirectory() as tmp:
+        data = extract_atomic(Path(tmp) / "data")
+        cfg = recbole_config(data, Path(tmp) / "ckpt", epochs, seed)
+        env = dict(os.environ, TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1", OMP_NUM_THREADS="1")
+        proc = subprocess.run(
+            [str(py), "-c", RUNNER, model, json.dumps(cfg)], capture_output=True, text=True, env=env, cwd=tmp
+        )
+    for line in proc.stdout.splitlines():
+        if line.startswith("RECBOLE_RESULT "):
+            return json.loads(line[len("RECBOLE_RESULT ") :])
+    tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
+    return {"error": f"RecBole {model} exited {proc.returncode}: " + " | ".join(tail)}
+
+
+def throughput(split, seed: int, epochs: int) -> dict:
+    """Training target items/s and full-ranking users/s of seqlab's SASRec (one thread)."""
+    from seqlab.recsys.base import evaluate
+    from seqlab.recsys.experiments import build
+
+    m = build("sasrec", seed, epochs=epochs)
+    m.fit(split)
+    targets = sum(max(int(t.numel()) - 1, 0) for t in split.train) * epochs
+    t0 = time.perf_counter()
+    evaluate(m, split)
+    return {
+        "train_items_per_s": targets / m.train_seconds,
+        "rank_users_per_s": split.num_users / (time.perf_counter() - t0),
+    }
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--epochs", type=int, default=None, help="seqlab epochs (default: each model's own)")
+    p.add_argument("--recbole-epochs", type=int, default=1, help="RecBole epochs (each ~30x a window epoch)")
+    p.add_argument("--no-recbole", action="store_true", help="skip RecBole")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--models", default="popularity,sasrec,gru4rec,grid")
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    from seqlab.experiments.report import md_table
+    from seqlab.recsys.experiments import compare, load_split
+
+    models = args.models.split(",")
+    over = {m: {"epochs": args.epochs} for m in models if m != "popularity"} if args.epochs else {}
+    results = {
+        name: dict(row) for name, row in compare(models, seed=args.seed, overrides=over, log=print).items()
+    }
+    rows = [
+        [
+            f"seqlab {n}",
+            *(f"{r[k]:.4f}" for k in ("recall@10", "ndcg@10", "recall@20", "ndcg@20")),
+            f"{r['train_seconds']:.1f}",
+        ]
+        for n, r in results.items()
+    ]
+    recbole = {}
+    if not args.no_recbole:
+        for model in ("SASRec", "GRU4Rec"):
+            r = run_recbole(model, args.recbole_epochs, args.seed)
+            recbole[model] = r
+            if "error" in r:
+                rows.append([f"RecBole {model}", "-", "-", "-", "-", r["error"][:60]])
+            else:
+                t = r["test"]
+                rows.append(
+                    [
+                        f"RecBole {model} ({args.recbole_epochs} ep)",
+                        *(f"{t[k]:.4f}" for k in ("recall@10", "ndcg@10", "recall@20", "ndcg@20")),
+                        f"{r['wall_seconds']:.1f} (incl. data + eval)",
+                    ]
+                )
+    speed = throughput(load_split(), args.seed, 1)
+    head = ["model", "Recall@10", "NDCG@10", "Recall@20", "NDCG@20", "train s"]
+    print(md_table(head, rows))
+    print(
+        f"seqlab SASRec: {speed['train_items_per_s']:.0f} training targets/s, "
+        f"{speed['rank_users_per_s']:.0f} users/s full ranking (one thread)"
+    )
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(
+        json.dumps(
+            {
+                "seqlab": results,
+                "recbole": recbole,
+                "throughput": speed,
+                "args": vars(args),
+                "load": os.getloadavg(),
+            },
+            indent=1,
+        )
+    )
+    print(f"wrote {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,92 @@
+"""Claims of the recsys module: generative retrieval over semantic IDs vs SASRec on MovieLens-100K.
+
+Each seed is one ``recsys.grid_vs_sasrec`` experiment cell (:mod:`seqlab.recsys.experiments`):
+popularity, SASRec (2 blocks, d 64, CE over all items) and GRID (MiniLM item text -> residual
+k-means semantic IDs, 3 levels x 32 codes + disambiguation digit; a 2-layer causal attention model
+over ID tokens; constrained beam search with 20 beams inside the trie of unseen items' IDs) trained
+on the same leave-one-out split and evaluated by full ranking of the test item (seen items excluded).
+The criterion, threshold and control were fixed before anything ran.
+"""
+
+from __future__ import annotations
+
+from seqlab.experiments.cell import ExperimentCell
+from seqlab.experiments.claim import Baseline, Claim, Control
+from seqlab.experiments.stats import mean_interval
+
+GRID_TITLE = "Generative Recommendation with Semantic IDs: A Practitioner's Handbook"
+SEEDS = (0, 1, 2)
+PARAMS = {
+    "sasrec": {"epochs": 8, "batch_size": 256, "lr": 5e-3},
+    "grid": {"epochs": 8, "batch_size": 128, "lr": 5e-3},
+    "contrast_users": 50,
+}
+
+
+def _runs(seed: int) -> dict:
+    return {"cell": ExperimentCell("recsys.grid_vs_sasrec", PARAMS, seed)}
+
+
+def _r(results, key: str) -> float:
+    return float(results["cell"][key])
+
+
+def grid_over_sasrec(results) -> float:
+    """GRID Recall@10 / SASRec Recall@10; 0 for a seed where constrained decoding emitted any invalid ID."""
+    if _r(results, "grid.invalid_ids") > 0:
+        return 0.0
+    return _r(results, "grid.recall@10") / max(_r(results, "sasrec.recall@10"), 1e-12)
+
+
+def _ratio_of(key: str):
+    return lambda r: _r(r, key) / max(_r(r, "sasrec.recall@10"), 1e-12)
+
+
+def _details(res) -> str:
+    def iv(key):
+        i = mean_interval([float(r["cell"][key]) for r in res.values()])
+        return f"{i.mean:.4f} [{i.low:.4f}, {i.high:.4f}]"
+
+    parts = [
+        f"{m} R@10 {iv(m + '.recall@10')}, NDCG@10 {iv(m + '.ndcg@10')}, train s {iv(m + '.train_seconds')}"
+        for m in ("popularity", "sasrec", "grid")
+    ]
+    emitted = sum(float(r["cell"]["grid.emitted_ids"]) for r in res.values())
+    invalid = sum(float(r["cell"]["grid.invalid_ids"]) for r in res.values())
+    parts.append(
+        f"constrained beam: {invalid:.0f} invalid of {emitted:.0f} emitted IDs; unconstrained beam "
+        f"invalid rate {iv('grid.unconstrained_invalid_rate')}"
+    )
+    parts.append(f"semantic IDs: unique-tuple rate {iv('grid.sid_unique_tuple_rate')}")
+    return "; ".join(parts)
+
+
+GRID_CONSTRAINED_BEAM = Claim(
+    name="grid_constrained_beam",
+    title=GRID_TITLE,
+    statement="generative retrieval by constrained beam search over the semantic-ID trie never emits an "
+    "invalid ID and matches or beats SASRec's Recall@10 (MovieLens-100K, leave-one-out, full ranking)",
+    effect="generative retrieval with semantic IDs matches or beats SASRec: TIGER (arXiv 2305.05065, the "
+    "model GRID modularises) reports Recall@10 0.0648 vs SASRec 0.0605 on Amazon Beauty and 0.0400 vs "
+    "0.0350 on Sports (1.07-1.14x); the handbook reports its SID models at or above SASRec-level recall",
+    metric="GRID Recall@10 / SASRec Recall@10 (0 for a seed where constrained beam emitted an invalid ID)",
+    direction="higher",
+    threshold=0.9,  # "matches": at least 90% of SASRec's Recall@10
+    null=0.0,  # retrieves nothing valid
+    control=Control(
+        "SASRec Recall@10 / popularity Recall@10 (SASRec beats the popularity baseline)",
+        1.2,
+        lambda r: _r(r, "sasrec.recall@10") / max(_r(r, "popularity.recall@10"), 1e-12),
+    ),
+    baselines=(
+        Baseline("popularity (same ratio)", measure=_ratio_of("popularity.recall@10")),
+        Baseline("nothing valid retrieved", value=0.0),
+    ),
+    seeds=SEEDS,
+    seconds=495.0,  # measured: 164-166 single-thread cpu-s per seed
+    make_runs=_runs,
+    measure=grid_over_sasrec,
+    details=_details,
+)
+
+CLAIMS = {GRID_CONSTRAINED_BEAM.name: GRID_CONSTRAINED_BEAM}

@@ -1,0 +1,30 @@
+"""seqlab.recsys: sequential recommendation on MovieLens-100K (docs/recsys.md).
+
+Data and split (:mod:`~seqlab.recsys.data`), full-ranking metrics (:mod:`~seqlab.recsys.metrics`),
+registered recommenders (kind ``"recommender"``): ``popularity``, ``sasrec``, ``gru4rec`` and
+``grid`` (generative retrieval over semantic IDs), and the experiment cells of the recsys claims.
+"""
+
+from seqlab.recsys import dare, experiments, grid, gru4rec, popularity, sasrec  # noqa: F401  (registration)
+from seqlab.recsys.base import Recommender, ScoringRecommender, evaluate
+from seqlab.recsys.dare import DARE
+from seqlab.recsys.data import Interactions, Split, leave_one_out, load_ml100k
+from seqlab.recsys.grid import GRID
+from seqlab.recsys.gru4rec import GRU4Rec
+from seqlab.recsys.popularity import Popularity
+from seqlab.recsys.sasrec import SASRec
+
+__all__ = [
+    "DARE",
+    "GRID",
+    "GRU4Rec",
+    "Interactions",
+    "Popularity",
+    "Recommender",
+    "SASRec",
+    "ScoringRecommender",
+    "Split",
+    "evaluate",
+    "leave_one_out",
+    "load_ml100k",
+]
