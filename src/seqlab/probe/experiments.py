@@ -185,19 +185,6 @@ def _cv_accuracy(X, y, folds, ridge) -> float:
     return correct / len(y)
 
 
-def _folds(n: int, n_folds: int, seed: int) -> list[torch.Tensor]:
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    return [perm[i::n_folds] for i in range(n_folds)]
-
-
-def _cv_accuracy(X, y, folds, ridge) -> float:
-    correct = 0
-    for i, te in enumerate(folds):
-        tr = torch.cat([f for j, f in enumerate(folds) if j != i])
-        correct += probe_accuracy(X, y, split=(tr, te), ridge=ridge) * len(te)
-    return correct / len(y)
-
-
 @functools.lru_cache(maxsize=2)
 def _polarity_layers(model: str, aug_texts: int):
     """Mean-pooled states per layer of the 200 polarity sentences, and the intermediate-layer metrics.
