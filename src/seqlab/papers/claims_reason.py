@@ -77,7 +77,7 @@ COCONUT_PROSQA = Claim(
         Baseline("no-CoT instead of Coconut", measure=lambda r: _acc(r, "no_cot") - _acc(r, "cot")),
     ),
     seeds=SEEDS,
-    seconds=480.0,  # estimate from per-step costs (not yet run: see docs/reason.md)
+    seconds=310.0,  # measured: summed cpu_time of its 9 cells (quiet 2-core CPU)
     make_runs=_prosqa_runs,
     measure=lambda r: _acc(r, "coconut") - _acc(r, "cot"),
     details=lambda res: _arms(res, COCONUT_ARMS) + " (paper: 97.0 / 77.5 / 76.7%)",
@@ -136,7 +136,7 @@ SUPERPOSITION_REACH = Claim(
         Baseline("no-CoT instead of thoughts", measure=lambda r: _acc(r, "no_cot") - _acc(r, "cot")),
     ),
     seeds=SEEDS,
-    seconds=480.0,  # estimate from per-step costs (not yet run: see docs/reason.md)
+    seconds=420.0,  # measured: summed cpu_time of its 9 cells (quiet 2-core CPU)
     make_runs=_reach_runs,
     measure=lambda r: _acc(r, "superposition") - _acc(r, "cot"),
     details=lambda res: _arms(res, SUPER_ARMS) + "; " + _projection_gap(res),
