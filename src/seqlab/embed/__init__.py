@@ -2,10 +2,13 @@
 
 Words: word2vec (skip-gram, CBOW), fastText, Sent2Vec, CMOW / hybrid CBOW-CMOW. Sentences and documents:
 pooling (CLS, mean, LMK), KV-Embedding, DenoSent, Nugget, continuous retrieval with BM25 as the discrete
-baseline, and the Lee document-similarity evaluation.
+baseline, and the Lee document-similarity evaluation. Sequences: HVM chunking vs Lempel-Ziv, the sorting
+and continuity pretext tasks, categorical (morphisms-as-matrices) embeddings.
 """
 
+import seqlab.embed.categorical  # noqa: F401
 import seqlab.embed.cmow  # noqa: F401
+import seqlab.embed.continuity  # noqa: F401
 import seqlab.embed.denosent  # noqa: F401
 import seqlab.embed.docsim  # noqa: F401
 import seqlab.embed.experiments_seq  # noqa: F401
@@ -18,4 +21,5 @@ import seqlab.embed.nugget  # noqa: F401
 import seqlab.embed.pooling  # noqa: F401
 import seqlab.embed.retrieval  # noqa: F401
 import seqlab.embed.sent2vec  # noqa: F401
+import seqlab.embed.sorting  # noqa: F401
 import seqlab.embed.word2vec  # noqa: F401

@@ -17,7 +17,8 @@ STATUS = {
         "sorting_opn: k windows shuffled, k!/2 classes with forward/backward merged, siamese encoder, "
         "pairwise feature extraction and order head (OPN); frozen-encoder linear probe vs random init on "
         "generated trajectories, claim sorting_pretext_probe; on sequences, so the video-only parts "
-        "(motion-aware tuple sampling, spatial jittering, channel splitting, CaffeNet, UCF-101) are not built",
+        "(motion-aware tuple sampling, spatial jittering, channel splitting, CaffeNet, UCF-101) "
+        "are not built",
     ),
     "Self-supervised Spatiotemporal Representation Learning by Exploiting Video Continuity": Judgement(
         IMPLEMENTED,
