@@ -27,7 +27,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from seqlab.embed.trajectories import ConvSequenceEncoder
+from seqlab.embed.trajectories import ConvSequenceEncoder, adam_steps
 from seqlab.registry import Paper, register
 
 CONTINUITY_PAPER = Paper(
@@ -111,17 +111,11 @@ class ContinuityNetwork(nn.Module):
         seed: int = 0,
     ) -> list[float]:
         """Joint training on fresh clips: ``sample(n, generator) -> (n, L, C)``; the total loss per step."""
-        g = torch.Generator().manual_seed(seed)
-        opt = torch.optim.Adam(self.parameters(), lr=lr)
-        history = []
-        for _ in range(steps):
-            parts = self.losses(*continuity_batch(sample(batch, g), clip, missing, margin, g))
-            loss = sum(parts.values())
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            history.append(loss.item())
-        return history
+
+        def batch_loss(g):
+            return sum(self.losses(*continuity_batch(sample(batch, g), clip, missing, margin, g)).values())
+
+        return adam_steps(self, batch_loss, steps, lr, seed)
 
     @torch.no_grad()
     def evaluate(

@@ -22,7 +22,7 @@ import itertools
 import torch
 from torch import nn
 
-from seqlab.embed.trajectories import ConvSequenceEncoder
+from seqlab.embed.trajectories import ConvSequenceEncoder, adam_steps
 from seqlab.registry import Paper, register
 
 SORTING_PAPER = Paper("Unsupervised Representation Learning by Sorting Sequences", "1708.01246")
@@ -108,17 +108,12 @@ class OrderPredictionNetwork(nn.Module):
     ) -> list[float]:
         """Train on fresh shuffles: ``sample(n, generator) -> (n, L, C)`` unlabelled sequences.
         Returns the loss per step."""
-        g = torch.Generator().manual_seed(seed)
-        opt = torch.optim.Adam(self.parameters(), lr=lr)
-        losses = []
-        for _ in range(steps):
+
+        def batch_loss(g):
             wins, labels, _ = sorting_batch(sample(batch, g), self.k, window, gap, g)
-            loss = nn.functional.cross_entropy(self(wins), labels)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-        return losses
+            return nn.functional.cross_entropy(self(wins), labels)
+
+        return adam_steps(self, batch_loss, steps, lr, seed)
 
     @torch.no_grad()
     def accuracy(self, x: torch.Tensor, window: int = 12, gap: int = 2, seed: int = 0) -> float:

@@ -29,7 +29,7 @@ from torch import nn
 
 from seqlab.probe.layers import probe_accuracy
 
-__all__ = ["ConvSequenceEncoder", "TrajectoryWorld", "frozen_probe", "make_world"]
+__all__ = ["ConvSequenceEncoder", "TrajectoryWorld", "adam_steps", "frozen_probe", "make_world"]
 
 
 @dataclass
@@ -128,3 +128,20 @@ def frozen_probe(
     feats = encoder.encode(x).double()
     split = (torch.arange(n_train), torch.arange(n_train, len(x)))
     return probe_accuracy(feats, y, ridge=ridge, split=split)
+
+
+def adam_steps(module: nn.Module, batch_loss, steps: int, lr: float, seed: int) -> list[float]:
+    """``steps`` Adam updates of ``module`` on ``batch_loss(generator) -> scalar loss`` (fresh data each
+    step from one seeded generator); the loss per step."""
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    g = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(module.parameters(), lr=lr)
+    history = []
+    for _ in range(steps):
+        loss = batch_loss(g)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        history.append(loss.item())
+    return history
