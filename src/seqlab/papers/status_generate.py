@@ -24,8 +24,9 @@ STATUS = {
         PARTIAL,
         "generate.flow: conditional flow matching with a transformer velocity field over latent sequences, "
         "Euler sampling, naive DDIM-style inversion and the ReNoise-style fixed-point inversion adapted to "
-        "flow matching (tested on analytic fields); claim flow_inversion; missing: ReNoise's noise "
-        "regulariser (KL / autocorrelation penalties on the inverted noise), text conditioning, the VAE "
-        "codec latents, and the paper's editing metrics (CLAP, chroma) on music",
+        "flow matching (tested on analytic fields), the noise-regularised inversion (ReNoise's KL + "
+        "autocorrelation penalty, invert_regularised) and an editing task with a known ideal edit; claims "
+        "flow_inversion, flow_editing; missing: text conditioning, the VAE codec latents, and the paper's "
+        "editing metrics (CLAP, chroma) on music",
     ),
 }
