@@ -96,6 +96,15 @@ SCENARIOS = {
         },
         _energy(0.2),
     ),
+    "sled_energy_autoencoder": (
+        {
+            "SLED equal to RVQ": _energy(0.3),
+            "SLED is copy-last": _energy(0.45, rvq=0.5, copy=0.45),
+            "SLED is predict-mean": _energy(1.2, rvq=1.3, mean=1.2),
+            "small gain below threshold": _energy(0.29),
+        },
+        _energy(0.2),
+    ),
     "flow_inversion": (
         {
             "fixed-point equal to naive": _flow(0.03),

@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 
 from seqlab.experiments.cell import experiment
+from seqlab.generate.autoencoder import FrameAutoencoder, tone_waveforms
 from seqlab.generate.data import sinusoid_trajectories
 from seqlab.generate.energy import SLED, energy_distance_loss
 from seqlab.generate.flow import (
@@ -82,14 +83,10 @@ def keyframe_drift(params: dict, seed: int) -> dict:
     return out
 
 
-@experiment("generate.sled_vs_rvq")
-def sled_vs_rvq(params: dict, seed: int) -> dict:
-    dim, hidden, steps = params.get("dim", 3), params.get("hidden", 48), params.get("steps", 300)
-    length, noise, m = params.get("length", 32), params.get("noise", 0.1), params.get("draws", 8)
-    torch.manual_seed(seed)
-    kw = {"channels": dim, "n_freqs": params.get("n_freqs", 2), "freq_seed": seed, "noise": noise}
-    data = sinusoid_trajectories(params.get("n_train", 256), length, seed=seed, **kw)
-    test = sinusoid_trajectories(params.get("n_test", 64), length, seed=seed + 7919, **kw)
+def _sled_vs_rvq_on(data: torch.Tensor, test: torch.Tensor, params: dict, seed: int) -> dict:
+    """Train SLED and the same-size RVQ-token AR on latent sequences ``data``; energy scores on ``test``."""
+    dim, hidden, steps = data.shape[-1], params.get("hidden", 48), params.get("steps", 300)
+    m = params.get("draws", 8)
     sled = SLED(dim, hidden, n_samples=2)
     rvq = RVQTokenAR(dim, hidden, params.get("codebook_size", 32), params.get("levels", 2), seed=seed)
     rvq.fit_quantizer(data, generator=torch.Generator().manual_seed(seed))
@@ -114,6 +111,34 @@ def sled_vs_rvq(params: dict, seed: int) -> dict:
         "params_sled": _params(sled),
         "params_rvq": _params(rvq) - rvq.quantizer.centres.numel(),
     }
+
+
+@experiment("generate.sled_vs_rvq")
+def sled_vs_rvq(params: dict, seed: int) -> dict:
+    dim, length, noise = params.get("dim", 3), params.get("length", 32), params.get("noise", 0.1)
+    torch.manual_seed(seed)
+    kw = {"channels": dim, "n_freqs": params.get("n_freqs", 2), "freq_seed": seed, "noise": noise}
+    data = sinusoid_trajectories(params.get("n_train", 256), length, seed=seed, **kw)
+    test = sinusoid_trajectories(params.get("n_test", 64), length, seed=seed + 7919, **kw)
+    return _sled_vs_rvq_on(data, test, params, seed)
+
+
+@experiment("generate.sled_vs_rvq_autoencoder")
+def sled_vs_rvq_autoencoder(params: dict, seed: int) -> dict:
+    """SLED vs RVQ-token AR on the latents of a frame autoencoder trained here on generated tones."""
+    frames, hop, latent = params.get("length", 32), params.get("hop", 16), params.get("dim", 3)
+    torch.manual_seed(seed)
+    waves = tone_waveforms(params.get("n_train", 256), frames, hop, seed=seed)
+    test_waves = tone_waveforms(params.get("n_test", 64), frames, hop, seed=seed + 7919)
+    ae = FrameAutoencoder(hop, latent, params.get("ae_width", 64))
+    train(ae, waves, params.get("ae_steps", 400), 32, 3e-3, seed)
+    with torch.no_grad():
+        ae_mse = float(ae.loss(test_waves)) / float(test_waves.var())
+        z, z_test = ae.encode(waves), ae.encode(test_waves)
+    mu, sd = z.mean((0, 1)), z.std((0, 1)).clamp_min(1e-6)
+    out = _sled_vs_rvq_on((z - mu) / sd, (z_test - mu) / sd, params, seed)
+    out["ae_recon_mse"] = ae_mse  # autoencoder reconstruction MSE / waveform variance (held out)
+    return out
 
 
 @experiment("generate.flow_inversion")
