@@ -40,7 +40,7 @@ def test_training_reduces_reconstruction_error():
         opt.zero_grad()
         loss.backward()
         opt.step()
-    assert float(ae.loss(waves)) < 0.5 * first
+    assert float(ae.loss(waves).detach()) < 0.5 * first
 
 
 def test_bad_input():
