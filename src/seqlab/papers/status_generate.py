@@ -11,8 +11,9 @@ STATUS = {
         PARTIAL,
         "generate.energy: the energy-distance loss (tested against a Monte-Carlo formula and as a proper "
         "score), SLED (GRU + noise-injected head, 2 draws per step), autoregressive sampling, the same-size "
-        "RVQ-token model (generate.rvq_ar); claim sled_energy; missing: latents of a trained autoencoder "
-        "(the sequences are generated latents directly), a transformer backbone and speech data",
+        "RVQ-token model (generate.rvq_ar), latents of a frame autoencoder trained here on generated tones "
+        "(generate.autoencoder); claims sled_energy, sled_energy_autoencoder; missing: a transformer "
+        "backbone, a pretrained audio codec and speech data",
     ),
     KEYFACE: Judgement(
         PARTIAL,
