@@ -15,6 +15,8 @@ OWN = {"scenario:sequence-tasks", "task:text_lm", "decoder:greedy"}
 OWN |= {"reasoner:cot", "reasoner:no_cot"}
 # (recommender:popularity is the trivial must-beat baseline of seqlab.recsys)
 OWN |= {"recommender:popularity"}
+# (timeseries:gru-vae is LS4's latent model on GRU stacks, the recurrent baseline of seqlab.timeseries)
+OWN |= {"timeseries:gru-vae"}
 
 
 @pytest.fixture

@@ -63,6 +63,16 @@ def _flow(fixed, naive=0.03, fresh=1.2, mean=0.55, fm=0.5):
     return make
 
 
+def _edit(reg, naive=0.07, none=2.25, fresh=1.0, mean=0.5, acc=0.98):
+    def make(seed, j):
+        row = {"condition_accuracy": acc, "edit_none": none, "edit_fresh": fresh, "edit_mean": mean}
+        for m, v in (("naive", naive), ("fixed", 0.035), ("reg", reg * (1 + j))):
+            row.update({f"edit_{m}": v, f"recon_{m}": 0.01, f"noise_std_{m}": 1.0, f"noise_lag1_{m}": 0.5})
+        return {"edit": row}
+
+    return make
+
+
 def judge(claim, make, jitter=0.01):
     return claim.judge({s: make(s, jitter * (i - 1)) for i, s in enumerate(claim.seeds)})
 
@@ -86,6 +96,15 @@ SCENARIOS = {
         },
         _energy(0.2),
     ),
+    "sled_energy_autoencoder": (
+        {
+            "SLED equal to RVQ": _energy(0.3),
+            "SLED is copy-last": _energy(0.45, rvq=0.5, copy=0.45),
+            "SLED is predict-mean": _energy(1.2, rvq=1.3, mean=1.2),
+            "small gain below threshold": _energy(0.29),
+        },
+        _energy(0.2),
+    ),
     "flow_inversion": (
         {
             "fixed-point equal to naive": _flow(0.03),
@@ -94,6 +113,16 @@ SCENARIOS = {
             "small gain below threshold": _flow(0.025),
         },
         _flow(1e-6),
+    ),
+    "flow_editing": (
+        {
+            "regularised equal to naive": _edit(0.07),
+            "regularised is the unchanged source": _edit(0.05, naive=0.06, none=0.05),
+            "regularised is a fresh target sample": _edit(0.05, naive=0.06, fresh=0.05),
+            "regularised is the target mean": _edit(0.05, naive=0.2, mean=0.05),
+            "small gain below threshold": _edit(0.063),
+        },
+        _edit(0.03),
     ),
 }
 
@@ -117,3 +146,4 @@ def test_missed_control_and_wide_interval_are_inconclusive():
     assert judge(GEN["sled_energy"], _energy(0.2, mean=0.3, copy=1.0)).status == "inconclusive"
     assert judge(GEN["sled_energy"], _energy(0.2), jitter=0.6).status == "inconclusive"
     assert judge(GEN["flow_inversion"], _flow(1e-6, fm=1.2)).status == "inconclusive"
+    assert judge(GEN["flow_editing"], _edit(0.03, acc=0.6)).status == "inconclusive"

@@ -6,7 +6,7 @@ Importing the package registers its generators (kind ``generator``) and experime
 
 from __future__ import annotations
 
-from seqlab.generate import energy, experiments, flow, keyframe, rvq_ar  # noqa: F401
+from seqlab.generate import autoencoder, energy, experiments, flow, keyframe, rvq_ar  # noqa: F401
 from seqlab.generate.data import check_sequences, sinusoid_trajectories
 from seqlab.generate.energy import SLED, energy_distance_loss
 from seqlab.generate.flow import FlowTransformer, euler_sample, invert_fixed_point, invert_naive

@@ -3,6 +3,10 @@
 ``generate.keyframe_drift``: KeyFace's two stages vs direct autoregression on sinusoid trajectories;
 MSE of the last ``length`` generated frames after ``1x, 2x, 4x, 8x`` the training length.
 ``generate.flow_inversion``: MelodyFlow's flow matching, naive vs fixed-point inversion, reconstruction MSE.
+``generate.flow_editing``: MelodyFlow's editing with a known answer: condition 1 is condition 0's content
+shifted by a fixed offset ``o``, so the straight-path flow of condition 1 is that of condition 0 moved by
+``t o`` and the ideal edit of a condition-0 source is ``source + o``; edit error = MSE to it, for naive,
+fixed-point and noise-regularised inversion.
 ``generate.sled_vs_rvq``: SLED's energy-distance model vs the RVQ-token model of the same backbone,
 scored by the energy score of their next-frame predictive samples on held-out noisy trajectories.
 """
@@ -12,6 +16,7 @@ from __future__ import annotations
 import torch
 
 from seqlab.experiments.cell import experiment
+from seqlab.generate.autoencoder import FrameAutoencoder, tone_waveforms
 from seqlab.generate.data import sinusoid_trajectories
 from seqlab.generate.energy import SLED, energy_distance_loss
 from seqlab.generate.flow import (
@@ -20,6 +25,7 @@ from seqlab.generate.flow import (
     flow_matching_loss,
     invert_fixed_point,
     invert_naive,
+    invert_regularised,
 )
 from seqlab.generate.keyframe import DirectAR, KeyframeInterpolator
 from seqlab.generate.rvq_ar import RVQTokenAR
@@ -77,14 +83,10 @@ def keyframe_drift(params: dict, seed: int) -> dict:
     return out
 
 
-@experiment("generate.sled_vs_rvq")
-def sled_vs_rvq(params: dict, seed: int) -> dict:
-    dim, hidden, steps = params.get("dim", 3), params.get("hidden", 48), params.get("steps", 300)
-    length, noise, m = params.get("length", 32), params.get("noise", 0.1), params.get("draws", 8)
-    torch.manual_seed(seed)
-    kw = {"channels": dim, "n_freqs": params.get("n_freqs", 2), "freq_seed": seed, "noise": noise}
-    data = sinusoid_trajectories(params.get("n_train", 256), length, seed=seed, **kw)
-    test = sinusoid_trajectories(params.get("n_test", 64), length, seed=seed + 7919, **kw)
+def _sled_vs_rvq_on(data: torch.Tensor, test: torch.Tensor, params: dict, seed: int) -> dict:
+    """Train SLED and the same-size RVQ-token AR on latent sequences ``data``; energy scores on ``test``."""
+    dim, hidden, steps = data.shape[-1], params.get("hidden", 48), params.get("steps", 300)
+    m = params.get("draws", 8)
     sled = SLED(dim, hidden, n_samples=2)
     rvq = RVQTokenAR(dim, hidden, params.get("codebook_size", 32), params.get("levels", 2), seed=seed)
     rvq.fit_quantizer(data, generator=torch.Generator().manual_seed(seed))
@@ -109,6 +111,34 @@ def sled_vs_rvq(params: dict, seed: int) -> dict:
         "params_sled": _params(sled),
         "params_rvq": _params(rvq) - rvq.quantizer.centres.numel(),
     }
+
+
+@experiment("generate.sled_vs_rvq")
+def sled_vs_rvq(params: dict, seed: int) -> dict:
+    dim, length, noise = params.get("dim", 3), params.get("length", 32), params.get("noise", 0.1)
+    torch.manual_seed(seed)
+    kw = {"channels": dim, "n_freqs": params.get("n_freqs", 2), "freq_seed": seed, "noise": noise}
+    data = sinusoid_trajectories(params.get("n_train", 256), length, seed=seed, **kw)
+    test = sinusoid_trajectories(params.get("n_test", 64), length, seed=seed + 7919, **kw)
+    return _sled_vs_rvq_on(data, test, params, seed)
+
+
+@experiment("generate.sled_vs_rvq_autoencoder")
+def sled_vs_rvq_autoencoder(params: dict, seed: int) -> dict:
+    """SLED vs RVQ-token AR on the latents of a frame autoencoder trained here on generated tones."""
+    frames, hop, latent = params.get("length", 32), params.get("hop", 16), params.get("dim", 3)
+    torch.manual_seed(seed)
+    waves = tone_waveforms(params.get("n_train", 256), frames, hop, seed=seed)
+    test_waves = tone_waveforms(params.get("n_test", 64), frames, hop, seed=seed + 7919)
+    ae = FrameAutoencoder(hop, latent, params.get("ae_width", 64))
+    train(ae, waves, params.get("ae_steps", 400), 32, 3e-3, seed)
+    with torch.no_grad():
+        ae_mse = float(ae.loss(test_waves)) / float(test_waves.var())
+        z, z_test = ae.encode(waves), ae.encode(test_waves)
+    mu, sd = z.mean((0, 1)), z.std((0, 1)).clamp_min(1e-6)
+    out = _sled_vs_rvq_on((z - mu) / sd, (z_test - mu) / sd, params, seed)
+    out["ae_recon_mse"] = ae_mse  # autoencoder reconstruction MSE / waveform variance (held out)
+    return out
 
 
 @experiment("generate.flow_inversion")
@@ -163,3 +193,62 @@ def flow_inversion(params: dict, seed: int) -> dict:
             "noise_std_naive": float(z_naive.std()),
             "noise_std_fixed": float(z_fixed.std()),
         }
+
+
+def _lag1(z: torch.Tensor) -> float:
+    c = z - z.mean(1, keepdim=True)
+    return float(((c[:, :-1] * c[:, 1:]).mean(1) / c.pow(2).mean(1).clamp_min(1e-12)).mean())
+
+
+@experiment("generate.flow_editing")
+def flow_editing(params: dict, seed: int) -> dict:
+    """Edit condition-0 latents into condition 1 (content + offset) by invert -> regenerate; MSE to the ideal
+    edit ``source + offset`` for naive, fixed-point and regularised inversion, with the trivial answers."""
+    dim, length, steps = params.get("dim", 3), params.get("length", 16), params.get("steps", 600)
+    ode_steps, iters = params.get("ode_steps", 10), params.get("iters", 4)
+    torch.manual_seed(seed)
+    kw = {"channels": dim, "n_freqs": 2, "freq_seed": seed}
+    content = sinusoid_trajectories(params.get("n_train", 512), length, seed=seed, **kw)
+    test = sinusoid_trajectories(params.get("n_test", 64), length, seed=seed + 7919, **kw)
+    offset = params.get("offset", 1.5) * torch.tensor([(-1.0) ** c for c in range(dim)])
+    g = torch.Generator().manual_seed(seed)
+    labels = (torch.rand(content.shape[0], generator=g) < 0.5).long()
+    data = content + labels[:, None, None] * offset
+    model = FlowTransformer(dim, params.get("d_model", 32), 2, params.get("layers", 2), 2, max_len=length)
+    opt = torch.optim.Adam(model.parameters(), lr=params.get("lr", 2e-3))
+    for _ in range(steps):
+        idx = torch.randint(data.shape[0], (32,), generator=g)
+        loss = model.loss(data[idx], labels[idx], g)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    target = test + offset
+    out = {}
+    with torch.no_grad():
+        gs = torch.Generator().manual_seed(seed + 1)
+        noise = torch.randn(test.shape, generator=gs)
+        fresh = [euler_sample(model, noise, c, ode_steps) for c in (0, 1)]
+        # control: fresh samples carry their condition (nearest class mean of the time-averaged frames)
+        means = torch.stack([data[labels == c].mean((0, 1)) for c in (0, 1)])
+        hits = [((f.mean(1)[:, None] - means[None]).pow(2).sum(-1).argmin(1) == c).float().mean() for c, f in
+                enumerate(fresh)]
+        out["condition_accuracy"] = float(sum(hits) / 2)
+
+        def mse(a, b):
+            return float((a - b).pow(2).mean())
+
+        inverted = {
+            "naive": invert_naive(model, test, 0, ode_steps),
+            "fixed": invert_fixed_point(model, test, 0, ode_steps, iters=iters, average=2),
+            "reg": invert_regularised(model, test, 0, ode_steps, iters=iters, average=2,
+                                      weight=params.get("reg_weight", 0.1)),
+        }
+        for name, z in inverted.items():
+            out[f"edit_{name}"] = mse(euler_sample(model, z, 1, ode_steps), target)
+            out[f"recon_{name}"] = mse(euler_sample(model, z, 0, ode_steps), test)
+            out[f"noise_std_{name}"] = float(z.std())
+            out[f"noise_lag1_{name}"] = _lag1(z)
+        out["edit_none"] = mse(test, target)  # return the source unchanged
+        out["edit_fresh"] = mse(fresh[1], target)  # ignore the source, sample the target condition
+        out["edit_mean"] = mse(data[labels == 1].mean(0, keepdim=True).expand_as(target), target)
+    return out

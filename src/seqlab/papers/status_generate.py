@@ -11,8 +11,9 @@ STATUS = {
         PARTIAL,
         "generate.energy: the energy-distance loss (tested against a Monte-Carlo formula and as a proper "
         "score), SLED (GRU + noise-injected head, 2 draws per step), autoregressive sampling, the same-size "
-        "RVQ-token model (generate.rvq_ar); claim sled_energy; missing: latents of a trained autoencoder "
-        "(the sequences are generated latents directly), a transformer backbone and speech data",
+        "RVQ-token model (generate.rvq_ar), latents of a frame autoencoder trained here on generated tones "
+        "(generate.autoencoder); claims sled_energy, sled_energy_autoencoder; missing: a transformer "
+        "backbone, a pretrained audio codec and speech data",
     ),
     KEYFACE: Judgement(
         PARTIAL,
@@ -24,8 +25,9 @@ STATUS = {
         PARTIAL,
         "generate.flow: conditional flow matching with a transformer velocity field over latent sequences, "
         "Euler sampling, naive DDIM-style inversion and the ReNoise-style fixed-point inversion adapted to "
-        "flow matching (tested on analytic fields); claim flow_inversion; missing: ReNoise's noise "
-        "regulariser (KL / autocorrelation penalties on the inverted noise), text conditioning, the VAE "
-        "codec latents, and the paper's editing metrics (CLAP, chroma) on music",
+        "flow matching (tested on analytic fields), the noise-regularised inversion (ReNoise's KL + "
+        "autocorrelation penalty, invert_regularised) and an editing task with a known ideal edit; claims "
+        "flow_inversion, flow_editing; missing: text conditioning, the VAE codec latents, and the paper's "
+        "editing metrics (CLAP, chroma) on music",
     ),
 }
