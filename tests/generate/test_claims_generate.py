@@ -96,6 +96,14 @@ SCENARIOS = {
         },
         _energy(0.2),
     ),
+    "keyframe_drift_v2": (
+        {
+            "keyframe no better than direct": _drift(1.0),
+            "keyframe as bad as predict-mean": _drift(0.5, mean=0.5),
+            "keyframe as bad as copy-last": _drift(0.6, mean=0.4, copy=0.6),
+        },
+        _drift(0.2),
+    ),
     "sled_energy_autoencoder": (
         {
             "SLED equal to RVQ": _energy(0.3),
