@@ -18,8 +18,8 @@ STATUS = {
     KEYFACE: Judgement(
         PARTIAL,
         "generate.keyframe: the two stages (keyframe model every k frames, interpolator between keyframes) "
-        "vs direct AR at 1x-8x the training length; claim keyframe_drift; missing: the diffusion models, "
-        "audio / identity / emotion conditioning (face animation out of scope)",
+        "vs direct AR at 1x-8x the training length; claims keyframe_drift, keyframe_drift_v2; missing: the "
+        "diffusion models, audio / identity / emotion conditioning (face animation out of scope)",
     ),
     "High Fidelity Text-Guided Music Generation and Editing via Single-Stage Flow Matching": Judgement(
         PARTIAL,
