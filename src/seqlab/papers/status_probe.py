@@ -32,3 +32,18 @@ STATUS = {
         "invariance metrics and the training-checkpoint study",
     ),
 }
+
+# -- r4-probea ---------------------------------------------------------------------------------------
+_FRH = "Frame Representation Hypothesis: Multi-Token LLM Interpretability and Concept-Guided Text Generation"
+STATUS[_FRH] = (
+    Judgement(
+        PARTIAL,
+        "probe.frames: word frames from SmolLM2's unembedding (causal inner product), frame rank, polar/QR "
+        "frames on the Stiefel manifold, concept frames as the extrinsic Frechet mean polar(sum of padded "
+        "word frames) (tested against perturbations), frame correlation, top-k concept-guided decoding over "
+        "seqlab.decode (weight 0 = greedy, plain-loop test); shipped 10-concept word lists; claim "
+        "frame_guided_decoding; missing: text frames from the last hidden states of each candidate (the "
+        "token's own vector stands in), combined concept frames (Procrustes), WordNet-scale multilingual "
+        "concepts",
+    )
+)

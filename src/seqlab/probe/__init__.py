@@ -13,6 +13,8 @@ from seqlab.probe import (  # noqa: F401  (imported to register their probes and
     concepts_experiment,
     experiments,
     extract,
+    frames,
+    frames_experiment,
     headcount,
     invert,
     layers,

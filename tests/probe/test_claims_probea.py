@@ -1,0 +1,57 @@
+"""Criterion tests of the r4-probea probe claims: trivial predictors never pass; each criterion can pass."""
+
+import pytest
+
+from seqlab.papers.claims_probe import CLAIMS as PROBE_CLAIMS
+from seqlab.papers.status import STATUS
+
+
+def judge(c, make, jitter=0.002):
+    runs = c.runs_by_seed()
+    return c.judge({s: {n: make(i * jitter) for n in runs[s]} for i, s in enumerate(runs)})
+
+
+def _frames(gain, random=0.0, greedy=0.05, ctl=1.5):
+    return lambda j: {
+        "gain": gain + j,
+        "random_gain": random + j,
+        "greedy_gain": greedy + j,
+        "other_gain": 0.1,
+        "control_gain": ctl,
+        "full_rank_fraction": 1.0,
+        "multi_token_words": 68,
+        "example": "x",
+    }
+
+
+SCENARIOS = {
+    "frame_guided_decoding": (
+        {
+            "no steering": _frames(0.0),
+            "no better than a random frame": _frames(0.5, random=0.5),
+            "no better than greedy": _frames(0.4, greedy=0.4),
+            "below threshold": _frames(0.15),
+        },
+        _frames(0.6),
+        _frames(0.6, ctl=0.4),
+    ),
+}
+
+
+def test_my_claims_are_discovered_judged_and_have_scenarios():
+    for name in SCENARIOS:
+        c = PROBE_CLAIMS[name]
+        assert c.title in STATUS and len(set(c.seeds)) >= 3 and any(b.kind == "beat" for b in c.baselines)
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_trivial_scenarios_never_pass(name):
+    for label, make in SCENARIOS[name][0].items():
+        r = judge(PROBE_CLAIMS[name], make)
+        assert r.status in ("failed", "inconclusive"), f"{name}: {label!r} -> {r.status} {r.figure}"
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_the_criterion_can_pass_and_a_missed_control_is_inconclusive(name):
+    assert judge(PROBE_CLAIMS[name], SCENARIOS[name][1]).status == "passed"
+    assert judge(PROBE_CLAIMS[name], SCENARIOS[name][2]).status == "inconclusive"
