@@ -24,7 +24,29 @@ def _frames(gain, random=0.0, greedy=0.05, ctl=1.5):
     }
 
 
+def _count(ratio, other=0.1, gap=0.4):
+    return lambda j: {
+        "shrink_ratio": ratio + j,
+        "other_ratio": other + j,
+        "gap": gap,
+        "count_one": 2.8,
+        "count_n": 3.2,
+        "count_shrunk": 2.9,
+        "count_other": 3.1,
+        "curve": {"0.25": 2.9, "1.0": 3.2},
+    }
+
+
 SCENARIOS = {
+    "continuous_counting": (
+        {
+            "durations ignored": _count(0.0),
+            "no more specific than shrinking other tokens": _count(0.7, other=0.7),
+            "below threshold": _count(0.3),
+        },
+        _count(0.9),
+        _count(0.9, gap=0.05),
+    ),
     "frame_guided_decoding": (
         {
             "no steering": _frames(0.0),

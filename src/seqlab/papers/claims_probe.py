@@ -176,3 +176,52 @@ CLAIMS["frame_guided_decoding"] = Claim(
     measure=_get("frame_guided_decoding", "gain"),
     details=_frames_details,
 )
+
+CONTINUOUS_TITLE = "Language Models Are Implicitly Continuous"
+COUNT_PARAMS = {"model": "smollm2-135m", "n": 4, "n_words": 16, "deltas": [0.25, 0.5, 0.75, 1.0]}
+
+
+def _count_details(res) -> str:
+    rows = [r["continuous_counting"] for r in res.values()]
+    parts = [
+        f"seed {s}: expected count 1 copy {r['continuous_counting']['count_one']:.3f}, 4 copies "
+        f"{r['continuous_counting']['count_n']:.3f}, 4 copies at duration 1/4 "
+        f"{r['continuous_counting']['count_shrunk']:.3f}, instruction shrunk "
+        f"{r['continuous_counting']['count_other']:.3f}"
+        for s, r in sorted(res.items())
+    ]
+    curve = {k: sum(r["curve"][k] for r in rows) / len(rows) for k in rows[0]["curve"]}
+    return "not judged: " + "; ".join(parts) + "; mean count vs copy duration " + ", ".join(
+        f"{k}: {v:.3f}" for k, v in curve.items()
+    )
+
+
+CLAIMS["continuous_counting"] = Claim(
+    name="continuous_counting",
+    title=CONTINUOUS_TITLE,
+    statement="read as a time-continuous model, SmolLM2 counts repeated words by their total duration: "
+    "4 copies lasting 1/4 each are counted like one word",
+    effect="shrinking the duration of repeated tokens smoothly lowers the predicted count (Llama2/3, Phi3, "
+    "Gemma, Mistral: 4 'apples' at small durations are counted as 1..3), with no retraining",
+    metric="shrink ratio (c(4, 1) - c(4, 1/4)) / (c(4, 1) - c(1, 1)) of SmolLM2's expected count c(copies, "
+    "duration) over ' one'..' six' after 'Count the words: w w w w. There are', 16 one-token nouns a seed",
+    direction="higher",
+    threshold=0.5,  # at least half of the discrete count gap closed by the durations alone
+    null=0.0,  # durations ignored
+    control=Control(
+        "the model counts: expected count for 4 copies minus 1 copy at unit durations",
+        0.2,
+        _get("continuous_counting", "gap"),
+    ),
+    baselines=(
+        Baseline(
+            "shrinking 4 instruction tokens instead of the copies",
+            measure=_get("continuous_counting", "other_ratio"),
+        ),
+    ),
+    seeds=SEEDS,
+    seconds=33.0,  # measured: 11 cpu-s for the dev run of seed 0 (x 3 seeds)
+    make_runs=_cell("continuous_counting", COUNT_PARAMS),
+    measure=_get("continuous_counting", "shrink_ratio"),
+    details=_count_details,
+)

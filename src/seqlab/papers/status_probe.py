@@ -47,3 +47,12 @@ STATUS[_FRH] = (
         "concepts",
     )
 )
+STATUS["Language Models Are Implicitly Continuous"] = Judgement(
+    PARTIAL,
+    "probe.continuous: token durations as log-duration attention biases and RoPE at real-valued start "
+    "times (the closed form of the time integral of causal attention, tested against quadrature, "
+    "interval splitting and the vanishing-duration limit); continuous_logits for SmolLM2 and "
+    "continuous_time hooks for seqlab attention transformers (unit durations reproduce both); claim "
+    "continuous_counting; missing: space continuity (interpolated embeddings between tokens), the "
+    "continuous output-space readout and the paper's arithmetic/semantic experiments",
+)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from seqlab.probe import (  # noqa: F401  (imported to register their probes and experiments)
     concepts,
     concepts_experiment,
+    continuous,
+    continuous_experiment,
     experiments,
     extract,
     frames,
