@@ -37,7 +37,30 @@ def _count(ratio, other=0.1, gap=0.4):
     }
 
 
+def _simplex(acc, shuffled=0.2, auc=0.9):
+    return lambda j: {
+        "vertex_accuracy": acc + j,
+        "shuffled_vertex_accuracy": shuffled + j,
+        "heldout_auc": auc,
+        "inside_fraction": 0.1,
+        "shuffled_inside_fraction": 0.05,
+        "min_affine_independence": 0.4,
+        "shuffled_min_affine_independence": 0.3,
+        "raw_vertex_accuracy": 0.4,
+        "heldout_words": 43,
+    }
+
+
 SCENARIOS = {
+    "categorical_simplex": (
+        {
+            "chance": _simplex(0.25),
+            "no better than shuffled": _simplex(0.6, shuffled=0.6),
+            "below threshold": _simplex(0.4),
+        },
+        _simplex(0.7),
+        _simplex(0.7, auc=0.6),
+    ),
     "continuous_counting": (
         {
             "durations ignored": _count(0.0),

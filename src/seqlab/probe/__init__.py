@@ -11,6 +11,7 @@ from __future__ import annotations
 from seqlab.probe import (  # noqa: F401  (imported to register their probes and experiments)
     concepts,
     concepts_experiment,
+    concepts_simplex,
     continuous,
     continuous_experiment,
     experiments,
