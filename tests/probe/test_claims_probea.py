@@ -51,7 +51,29 @@ def _simplex(acc, shuffled=0.2, auc=0.9):
     }
 
 
+def _shift(gain, single=-0.01, random=-0.2, ctl=1.0):
+    cues = {
+        f"{m}_{c}": 0.7 for m in ("concat", "wide", "single", "random_concat") for c in ("easy", "bigram")
+    }
+    return lambda j: {
+        "gain": gain + j,
+        "single_gain": single + j,
+        "random_gain": random + j,
+        "min_source_accuracy": ctl,
+        **cues,
+    }
+
+
 SCENARIOS = {
+    "concat_shift": (
+        {
+            "concat equals wide": _shift(0.0),
+            "no better than one run": _shift(0.05, single=0.05),
+            "below threshold": _shift(0.01, single=-0.05),
+        },
+        _shift(0.05),
+        _shift(0.05, ctl=0.6),
+    ),
     "categorical_simplex": (
         {
             "chance": _simplex(0.25),

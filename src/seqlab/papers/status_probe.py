@@ -56,3 +56,11 @@ STATUS["Language Models Are Implicitly Continuous"] = Judgement(
     "continuous_counting; missing: space continuity (interpolated embeddings between tokens), the "
     "continuous output-space readout and the paper's arithmetic/semantic experiments",
 )
+STATUS["Learning useful representations for shifting tasks and distributions"] = Judgement(
+    PARTIAL,
+    "probe.concat_runs: concatenated representations of independently seeded SequenceModel runs "
+    "(concat_features), a redundant-cue task whose cues decorrelate under the shift, ridge probes of "
+    "concatenated vs one wider run vs one run vs untrained runs; claim concat_shift; missing: the paper's "
+    "image/text pretraining scale, its rich-representation training (cat then fine-tune, distillation) "
+    "and the out-of-distribution benchmarks",
+)
