@@ -114,6 +114,7 @@ def test_unit_durations_reproduce_a_seqlab_transformer_and_hooks_are_removed(pos
     )  # causal: the past is unchanged
 
 
+@pytest.mark.slow  # loads SmolLM2 (~10-30 s on a loaded 2-core CPU)
 def test_unit_durations_reproduce_smollm2_and_shrinking_moves_outputs_smoothly():
     from seqlab.lm import load
 

@@ -150,6 +150,7 @@ def test_guided_decoding_equals_a_plain_loop_over_the_full_prefix():
         assert all(float(scores[b, got[b, 4:]].mean()) > float(scores[b].mean()) for b in range(2))
 
 
+@pytest.mark.slow  # loads SmolLM2 (~10-30 s on a loaded 2-core CPU)
 def test_guided_decoding_on_smollm2_weight_zero_is_greedy():
     from seqlab.lm import load
 

@@ -122,17 +122,13 @@ CLAIMS = {
 
 
 # -- r4-probea: Frame Representation Hypothesis, categorical simplices, continuous time, shifting tasks --
+from seqlab.probe.continuous_experiment import COUNT_DEFAULTS  # noqa: E402
+from seqlab.probe.frames_experiment import FRAMES_DEFAULTS  # noqa: E402
+
 FRAMES_TITLE = (
     "Frame Representation Hypothesis: Multi-Token LLM Interpretability and Concept-Guided Text Generation"
 )
-FRAMES_PARAMS = {
-    "model": "smollm2-135m",
-    "k": 2,
-    "top_k": 8,
-    "n_prompts": 4,
-    "prompt_tokens": 6,
-    "max_new_tokens": 12,
-}
+FRAMES_PARAMS = dict(FRAMES_DEFAULTS)  # model, k = 2, top_k = 8, 4 prompts of 6 tokens, 12 new tokens
 
 
 def _frames_details(res) -> str:
@@ -171,14 +167,14 @@ CLAIMS["frame_guided_decoding"] = Claim(
         Baseline("greedy decoding", measure=_get("frame_guided_decoding", "greedy_gain")),
     ),
     seeds=SEEDS,
-    seconds=81.0,  # measured: 27 cpu-s for the dev run of seed 0 (x 3 seeds)
+    seconds=71.0,  # measured: summed cpu_time of its 3 cells (2-core CPU under load)
     make_runs=_cell("frame_guided_decoding", FRAMES_PARAMS),
     measure=_get("frame_guided_decoding", "gain"),
     details=_frames_details,
 )
 
 CONTINUOUS_TITLE = "Language Models Are Implicitly Continuous"
-COUNT_PARAMS = {"model": "smollm2-135m", "n": 4, "n_words": 16, "deltas": [0.25, 0.5, 0.75, 1.0]}
+COUNT_PARAMS = dict(COUNT_DEFAULTS)  # model, n = 4 copies, 16 words, deltas 0.25 / 0.5 / 0.75 / 1
 
 
 def _count_details(res) -> str:
@@ -220,7 +216,7 @@ CLAIMS["continuous_counting"] = Claim(
         ),
     ),
     seeds=SEEDS,
-    seconds=33.0,  # measured: 11 cpu-s for the dev run of seed 0 (x 3 seeds)
+    seconds=22.0,  # measured: summed cpu_time of its 3 cells (2-core CPU under load)
     make_runs=_cell("continuous_counting", COUNT_PARAMS),
     measure=_get("continuous_counting", "shrink_ratio"),
     details=_count_details,
@@ -266,7 +262,7 @@ CLAIMS["categorical_simplex"] = Claim(
         Baseline("shuffled hierarchy", measure=_get("categorical_simplex", "shuffled_vertex_accuracy")),
     ),
     seeds=SEEDS,
-    seconds=30.0,  # measured: 9 cpu-s for the dev run of seed 0 (x 3 seeds)
+    seconds=20.0,  # measured: summed cpu_time of its 3 cells (2-core CPU under load)
     make_runs=_cell("categorical_simplex", SIMPLEX_PARAMS),
     measure=_get("categorical_simplex", "vertex_accuracy"),
     details=_simplex_details,
