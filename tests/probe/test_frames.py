@@ -10,6 +10,7 @@ from seqlab.models import SequenceModel
 from seqlab.probe.frames import (
     concept_frame,
     concept_guided,
+    concept_guided_hidden,
     frame_correlation,
     frame_rank,
     orthonormal_frame,
@@ -150,6 +151,34 @@ def test_guided_decoding_equals_a_plain_loop_over_the_full_prefix():
         assert all(float(scores[b, got[b, 4:]].mean()) > float(scores[b].mean()) for b in range(2))
 
 
+def test_hidden_guided_decoding_equals_a_plain_loop_and_greedy_at_weight_zero():
+    lm = _tiny_lm()
+    prompt = torch.randint(0, 20, (2, 4), generator=_gen(10))
+    direction = torch.randn(2, 32, generator=_gen(11))
+    opts = {"max_new_tokens": 6, "eos_token_id": None}
+    greedy = generate(lm, prompt, "greedy", **opts)
+    assert torch.equal(concept_guided_hidden(lm, prompt, direction, weight=0.0, **opts), greedy)
+    assert torch.equal(concept_guided_hidden(lm, prompt, direction, top_k=1, **opts), greedy)
+    for weight in (float("inf"), 0.5):
+        got = concept_guided_hidden(lm, prompt, direction, top_k=3, weight=weight, **opts)
+        x = prompt
+        with torch.no_grad():
+            for _ in range(6):
+                logp = lm(x)[:, -1].float().log_softmax(-1)
+                nxt = []
+                for b in range(2):
+                    top = logp[b].topk(3).indices.tolist()
+                    values = []
+                    for v in top:  # the hidden state after appending v: a full forward of the longer prefix
+                        h = lm.features(torch.cat([x[b : b + 1], torch.tensor([[v]])], 1))[0, -1]
+                        score = float(h.double() @ direction[b].double())
+                        values.append(score if weight == float("inf") else float(logp[b, v]) + weight * score)
+                    nxt.append(top[values.index(max(values))])
+                x = torch.cat([x, torch.tensor(nxt)[:, None]], 1)
+        assert torch.equal(got, x), weight
+    assert not lm.head._forward_pre_hooks  # the hook is removed
+
+
 @pytest.mark.slow  # loads SmolLM2 (~10-30 s on a loaded 2-core CPU)
 def test_guided_decoding_on_smollm2_weight_zero_is_greedy():
     from seqlab.lm import load
@@ -160,6 +189,11 @@ def test_guided_decoding_on_smollm2_weight_zero_is_greedy():
     greedy = generate(lm, ids, "greedy", max_new_tokens=4, eos_token_id=None)
     got = concept_guided(lm, ids, scores, weight=0.0, max_new_tokens=4, eos_token_id=None)
     assert torch.equal(got, greedy)
+    direction = torch.randn(lm.d_model, generator=_gen(10))
+    hidden = concept_guided_hidden(
+        lm, ids, direction, weight=0.0, top_k=3, max_new_tokens=4, eos_token_id=None
+    )
+    assert torch.equal(hidden, greedy)
 
 
 def test_shipped_concepts_split_into_disjoint_halves_with_full_rank_frames():
@@ -206,5 +240,9 @@ def test_bad_input_is_refused_with_clear_errors():
         concept_guided(lm, prompt, torch.zeros(20), weight=-1.0)
     with pytest.raises(ValueError, match=r"concept_scores must be \(V,\) or \(B, V\)"):
         concept_guided(lm, prompt, torch.zeros(3, 20))
+    with pytest.raises(ValueError, match=r"direction must be \(32,\) or \(2, 32\)"):
+        concept_guided_hidden(lm, prompt, torch.zeros(5))
+    with pytest.raises(ValueError, match="top_k must be an int >= 1"):
+        concept_guided_hidden(lm, prompt, torch.zeros(32), top_k=0)
     with pytest.raises(ValueError, match="need >= 2 to split"):
         split_concepts({"x": [[1, 2], [3]]}, 2, _gen(0))

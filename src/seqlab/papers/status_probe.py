@@ -41,10 +41,10 @@ STATUS[_FRH] = (
         "probe.frames: word frames from SmolLM2's unembedding (causal inner product), frame rank, polar/QR "
         "frames on the Stiefel manifold, concept frames as the extrinsic Frechet mean polar(sum of padded "
         "word frames) (tested against perturbations), frame correlation, top-k concept-guided decoding over "
-        "seqlab.decode (weight 0 = greedy, plain-loop test); shipped 10-concept word lists; claim "
-        "frame_guided_decoding; missing: text frames from the last hidden states of each candidate (the "
-        "token's own vector stands in), combined concept frames (Procrustes), WordNet-scale multilingual "
-        "concepts",
+        "seqlab.decode scored by the candidate's token vector or (concept_guided_hidden, the paper's way) by "
+        "the last hidden state after each candidate (weight 0 = greedy, plain-loop tests); shipped 10-concept "
+        "word lists; claim frame_guided_decoding (token-vector scoring); missing: combined concept frames "
+        "(Procrustes), WordNet-scale multilingual concepts, the paper's bias/safety studies",
     )
 )
 STATUS["Language Models Are Implicitly Continuous"] = Judgement(

@@ -8,7 +8,7 @@ probe on ``phi`` transfers better when the task or the distribution shifts than 
 than one wider run with the same representation size (``K`` times the width).
 
 - :func:`sequence_features`: the representation of a :class:`seqlab.models.SequenceModel` (its final
-  normalised state at the last position, read with a hook);
+  normalised state at the last position);
 - :func:`concat_features`: the concatenation over runs;
 - :func:`redundant_bigrams`: a task with two redundant cues (seqlab's stand-in for the paper's shifted
   image/text tasks): token ``a`` present (easy) and the ordered bigram ``(b1, b2)`` present (both tokens
@@ -53,17 +53,10 @@ def redundant_bigrams(n: int, length: int, vocab: int, gen: torch.Generator, cor
 
 def sequence_features(model, x: torch.Tensor) -> torch.Tensor:
     """The final normalised state at the last position ``(B, d_model)`` of a SequenceModel on ``x``."""
-    norm = getattr(model, "norm", None)
-    if norm is None:
-        raise ValueError(f"expected a seqlab SequenceModel (with a final norm), got {type(model).__name__}")
-    seen = []
-    handle = norm.register_forward_hook(lambda m, args, out: seen.append(out[:, -1]))
-    try:
-        with torch.no_grad():
-            model(x)
-    finally:
-        handle.remove()
-    return seen[0].detach()
+    if not callable(getattr(model, "features", None)):
+        raise ValueError(f"expected a seqlab SequenceModel (with features()), got {type(model).__name__}")
+    with torch.no_grad():
+        return model.features(x)[:, -1].detach()
 
 
 @register("probe", "concatenated_runs", implements=PAPER, used_by=[PAPER.title])

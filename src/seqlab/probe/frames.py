@@ -25,8 +25,9 @@ Interpretability and Concept-Guided Text Generation" (arXiv 2412.07334).
   or maximise ``log p(v) + weight * score(v)``; ``weight = 0`` is greedy decoding. Runs over any model
   :mod:`seqlab.decode` runs over (``prefill`` / ``step``), one concept per row if wanted.
 
-Text frames in the paper come from the last hidden states after each candidate (one forward pass per
-candidate); here the candidate's own token vector stands in for it, so a step costs one forward pass.
+Text frames in the paper come from the last hidden states after each candidate:
+:func:`concept_guided_hidden` does that (one batched step of ``B * top_k`` rows per token);
+:func:`concept_guided` lets the candidate's own token vector stand in (one step of ``B`` rows).
 """
 
 from __future__ import annotations
@@ -185,3 +186,77 @@ def concept_guided(
         return top.indices.gather(1, pick[:, None])[:, 0]
 
     return token_loop(lm, input_ids, mask, max_new_tokens, eos, pad, choose)
+
+
+def _output_head(lm):
+    head = getattr(lm, "head", None)
+    if head is None and hasattr(lm, "model") and hasattr(lm.model, "get_output_embeddings"):
+        head = lm.model.get_output_embeddings()
+    if not isinstance(head, torch.nn.Module):
+        raise ValueError(f"{type(lm).__name__} has no output head (head or model.get_output_embeddings())")
+    return head
+
+
+@register("probe", "concept_guided_hidden", implements=PAPER, used_by=[PAPER.title])
+def concept_guided_hidden(
+    lm,
+    input_ids: torch.Tensor,
+    direction: torch.Tensor,
+    attention_mask: torch.Tensor | None = None,
+    *,
+    top_k: int = 8,
+    weight: float = math.inf,
+    max_new_tokens: int = 16,
+    eos_token_id="default",
+    pad_token_id="default",
+) -> torch.Tensor:
+    """Top-k concept-guided decoding scored on the model's last hidden state, as in the paper.
+
+    Every step appends each of the ``top_k`` candidates to every row (one batched ``step`` of ``B * top_k``
+    rows, the decoding state expanded with ``reorder_state``), reads the final hidden state ``h`` that the
+    output head receives and scores the candidate by ``h . direction``; the best candidate (``weight=inf``)
+    or the best ``log p + weight * score`` is kept with its state. ``direction``: ``(d,)`` or ``(B, d)`` in
+    the hidden space, e.g. ``C 1`` for a concept frame of raw unembedding vectors (the window correlation of
+    :func:`token_concept_scores` with the hidden state in the token's place). ``weight=0`` is greedy.
+    """
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+        raise ValueError(f"top_k must be an int >= 1, got {top_k!r}")
+    if not isinstance(weight, (int, float)) or weight != weight or weight < 0:
+        raise ValueError(f"weight must be a number >= 0 (inf: the paper's rule), got {weight!r}")
+    mask = check_common(lm, input_ids, attention_mask, max_new_tokens, "concept_guided_hidden")
+    B = input_ids.shape[0]
+    direction = direction.expand(B, -1) if direction.dim() == 1 else direction
+    head = _output_head(lm)
+    d = getattr(head, "in_features", None) or head.weight.shape[1]
+    if direction.dim() != 2 or tuple(direction.shape) != (B, d):
+        raise ValueError(f"direction must be ({d},) or ({B}, {d}), got {tuple(direction.shape)}")
+    eos, pad = special_ids(lm, eos_token_id, pad_token_id)
+    seen: list[torch.Tensor] = []
+    handle = head.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+    try:
+        with torch.no_grad():
+            logits, state = lm.prefill(input_ids, mask)
+            out, running = input_ids, torch.ones(B, dtype=torch.bool, device=input_ids.device)
+            for i in range(max_new_tokens):
+                top = logits.float().log_softmax(-1).topk(min(top_k, logits.shape[-1]), dim=-1)
+                k = top.indices.shape[1]
+                state = lm.reorder_state(state, torch.arange(B, device=out.device).repeat_interleave(k))
+                seen.clear()
+                cand_logits, state = lm.step(top.indices.reshape(-1), state)
+                h = seen[-1]
+                h = (h[:, -1] if h.dim() == 3 else h).double()  # (B * k, d)
+                s = (h * direction.double().to(h.device).repeat_interleave(k, 0)).sum(-1).view(B, k)
+                pick = s.argmax(-1) if math.isinf(weight) else (top.values.double() + weight * s).argmax(-1)
+                rows = torch.arange(B, device=out.device) * k + pick.to(out.device)
+                nxt = top.indices.gather(1, pick[:, None].to(top.indices.device))[:, 0]
+                if eos is not None:
+                    nxt = torch.where(running, nxt, torch.full_like(nxt, pad))
+                    running = running & (nxt != eos)
+                out = torch.cat([out, nxt[:, None].to(out.dtype)], dim=1)
+                if not bool(running.any()) or i == max_new_tokens - 1:
+                    break
+                state = lm.reorder_state(state, rows)
+                logits = cand_logits[rows]
+    finally:
+        handle.remove()
+    return out
