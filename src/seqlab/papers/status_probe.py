@@ -42,9 +42,9 @@ STATUS[_FRH] = (
         "frames on the Stiefel manifold, concept frames as the extrinsic Frechet mean polar(sum of padded "
         "word frames) (tested against perturbations), frame correlation, top-k concept-guided decoding over "
         "seqlab.decode scored by the candidate's token vector or (concept_guided_hidden, the paper's way) by "
-        "the last hidden state after each candidate (weight 0 = greedy, plain-loop tests); shipped 10-concept "
-        "word lists; claim frame_guided_decoding (token-vector scoring); missing: combined concept frames "
-        "(Procrustes), WordNet-scale multilingual concepts, the paper's bias/safety studies",
+        "the last hidden state after each candidate (weight 0 = greedy, plain-loop tests); shipped "
+        "10-concept word lists; claim frame_guided_decoding (token-vector scoring); missing: combined "
+        "concept frames (Procrustes), WordNet-scale multilingual concepts, the paper's bias/safety studies",
     )
 )
 STATUS["Language Models Are Implicitly Continuous"] = Judgement(
