@@ -139,6 +139,13 @@ def text_concept_score(scores: torch.Tensor, ids: torch.Tensor, exclude: int | N
     return (per_token * keep).sum(1) / keep.sum(1).clamp(min=1)
 
 
+def _check_guidance(top_k, weight) -> None:
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+        raise ValueError(f"top_k must be an int >= 1, got {top_k!r}")
+    if not isinstance(weight, (int, float)) or weight != weight or weight < 0:
+        raise ValueError(f"weight must be a number >= 0 (inf: the paper's rule), got {weight!r}")
+
+
 @register("probe", "concept_guided_decoding", implements=PAPER, used_by=[PAPER.title])
 def concept_guided(
     lm,
@@ -158,10 +165,7 @@ def concept_guided(
     :func:`token_concept_scores` of a concept frame. Among the ``top_k`` most probable tokens, each step
     takes the argmax of ``score`` (``weight=inf``) or of ``log p + weight * score`` (``weight=0``: greedy).
     """
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-        raise ValueError(f"top_k must be an int >= 1, got {top_k!r}")
-    if not isinstance(weight, (int, float)) or weight != weight or weight < 0:
-        raise ValueError(f"weight must be a number >= 0 (inf: the paper's rule), got {weight!r}")
+    _check_guidance(top_k, weight)
     mask = check_common(lm, input_ids, attention_mask, max_new_tokens, "concept_guided")
     V = getattr(lm, "vocab_size", None)
     B = input_ids.shape[0]
@@ -219,10 +223,7 @@ def concept_guided_hidden(
     the hidden space, e.g. ``C 1`` for a concept frame of raw unembedding vectors (the window correlation of
     :func:`token_concept_scores` with the hidden state in the token's place). ``weight=0`` is greedy.
     """
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-        raise ValueError(f"top_k must be an int >= 1, got {top_k!r}")
-    if not isinstance(weight, (int, float)) or weight != weight or weight < 0:
-        raise ValueError(f"weight must be a number >= 0 (inf: the paper's rule), got {weight!r}")
+    _check_guidance(top_k, weight)
     mask = check_common(lm, input_ids, attention_mask, max_new_tokens, "concept_guided_hidden")
     B = input_ids.shape[0]
     direction = direction.expand(B, -1) if direction.dim() == 1 else direction
