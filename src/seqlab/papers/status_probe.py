@@ -32,3 +32,35 @@ STATUS = {
         "invariance metrics and the training-checkpoint study",
     ),
 }
+
+# -- r4-probea ---------------------------------------------------------------------------------------
+_FRH = "Frame Representation Hypothesis: Multi-Token LLM Interpretability and Concept-Guided Text Generation"
+STATUS[_FRH] = (
+    Judgement(
+        PARTIAL,
+        "probe.frames: word frames from SmolLM2's unembedding (causal inner product), frame rank, polar/QR "
+        "frames on the Stiefel manifold, concept frames as the extrinsic Frechet mean polar(sum of padded "
+        "word frames) (tested against perturbations), frame correlation, top-k concept-guided decoding over "
+        "seqlab.decode scored by the candidate's token vector or (concept_guided_hidden, the paper's way) by "
+        "the last hidden state after each candidate (weight 0 = greedy, plain-loop tests); shipped "
+        "10-concept word lists; claim frame_guided_decoding (token-vector scoring); missing: combined "
+        "concept frames (Procrustes), WordNet-scale multilingual concepts, the paper's bias/safety studies",
+    )
+)
+STATUS["Language Models Are Implicitly Continuous"] = Judgement(
+    PARTIAL,
+    "probe.continuous: token durations as log-duration attention biases and RoPE at real-valued start "
+    "times (the closed form of the time integral of causal attention, tested against quadrature, "
+    "interval splitting and the vanishing-duration limit); continuous_logits for SmolLM2 and "
+    "continuous_time hooks for seqlab attention transformers (unit durations reproduce both); claim "
+    "continuous_counting; missing: space continuity (interpolated embeddings between tokens), the "
+    "continuous output-space readout and the paper's arithmetic/semantic experiments",
+)
+STATUS["Learning useful representations for shifting tasks and distributions"] = Judgement(
+    PARTIAL,
+    "probe.concat_runs: concatenated representations of independently seeded SequenceModel runs "
+    "(concat_features), a redundant-cue task whose cues decorrelate under the shift, ridge probes of "
+    "concatenated vs one wider run vs one run vs untrained runs; claim concat_shift; missing: the paper's "
+    "image/text pretraining scale, its rich-representation training (cat then fine-tune, distillation) "
+    "and the out-of-distribution benchmarks",
+)

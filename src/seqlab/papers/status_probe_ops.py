@@ -21,9 +21,9 @@ STATUS = {
         PARTIAL,
         "probe.concept_geometry: causal inner product (whitened unembedding), the LDA concept-vector "
         "estimator, hierarchical and sibling orthogonality vs a shuffled hierarchy, held-out AUC on SmolLM2 "
-        "with a shipped 3 x 4 x 25-word hierarchy; claim hierarchical_orthogonality; missing: the "
-        "categorical-simplex test (polytope of category vectors, its word projections) and a WordNet-scale "
-        "hierarchy",
+        "with a shipped 3 x 4 x 25-word hierarchy; claim hierarchical_orthogonality; categorical simplices "
+        "(probe.concepts_simplex: affine independence, barycentric projection of held-out words vs a "
+        "shuffled hierarchy; claim categorical_simplex); missing: a WordNet-scale hierarchy",
     ),
     "Transformers need glasses! Information over-squashing in language tasks": Judgement(
         PARTIAL,

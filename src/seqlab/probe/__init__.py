@@ -9,10 +9,17 @@ relevance, concept geometry and over-squashing (the other modules).
 from __future__ import annotations
 
 from seqlab.probe import (  # noqa: F401  (imported to register their probes and experiments)
+    concat_runs,
+    concat_runs_experiment,
     concepts,
     concepts_experiment,
+    concepts_simplex,
+    continuous,
+    continuous_experiment,
     experiments,
     extract,
+    frames,
+    frames_experiment,
     headcount,
     invert,
     layers,
