@@ -50,3 +50,13 @@ STATUS |= {
         "uses small models pretrained here with a placeholder slot",
     ),
 }
+STATUS |= {
+    "Soft Tokens, Hard Truths": Judgement(
+        IMPLEMENTED,
+        "reasoner soft_tokens: hard / soft (softmax(logits/tau) E + Gaussian noise) / fuzzy (tau -> 0 "
+        "+ noise) CoT tokens, REINFORCE with a leave-one-out baseline over G rollouts (the Gaussian "
+        "log-probability of the noisy input for soft and fuzzy tokens), hard and soft decoding, "
+        "unbiased pass@k (tests/reason/test_softtokens.py); small models trained here on arithmetic, "
+        "not Llama / Qwen on math benchmarks",
+    ),
+}

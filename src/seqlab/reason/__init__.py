@@ -17,6 +17,7 @@ from seqlab.reason import (  # noqa: F401
     experiments_soft,
     pccot,
     softcot,
+    softtokens,
     superposition,
 )
 from seqlab.reason.base import Prediction, Reasoner, check_lm, reasoning_model
@@ -26,6 +27,7 @@ from seqlab.reason.cot2 import CoT2
 from seqlab.reason.discrete import DiscreteCoT, NoCoT
 from seqlab.reason.pccot import PCCoT
 from seqlab.reason.softcot import SoftCoT
+from seqlab.reason.softtokens import SoftTokens, pass_at_k
 from seqlab.reason.superposition import Superposition, frontier_scores, projections
 from seqlab.reason.train import evaluate, fit
 
@@ -39,12 +41,14 @@ __all__ = [
     "Prediction",
     "Reasoner",
     "SoftCoT",
+    "SoftTokens",
     "Superposition",
     "check_lm",
     "evaluate",
     "fit",
     "frontier_mass",
     "frontier_scores",
+    "pass_at_k",
     "projections",
     "reasoning_model",
 ]

@@ -14,6 +14,10 @@ method share one model per seed:
   (its own CoT, ``n`` steps, reading its placeholders), ``assistant`` (its own CoT), ``untrained``
   (the initial projection: equals ``backbone``) and ``softcot`` (projection trained ``proj_steps``).
 
+- ``reason.softtokens``: a partly trained CoT model (``base_steps``) fine-tuned with REINFORCE
+  (``rl_steps``) on ``hard``, ``soft`` and ``fuzzy`` tokens; for the base and each policy, pass@1
+  and pass@k (``pass_k``) under hard and soft decoding.
+
 A row is :func:`seqlab.reason.train.evaluate`'s dict plus ``train_accuracy`` (fresh training-split
 questions, never a training batch).
 """
@@ -30,6 +34,7 @@ from seqlab.reason.ccot import CCoT
 from seqlab.reason.discrete import DiscreteCoT
 from seqlab.reason.experiments import FRESH_TRAIN_SEED
 from seqlab.reason.softcot import Slotted, SoftCoT
+from seqlab.reason.softtokens import KINDS, SoftTokens, pass_rates
 from seqlab.reason.train import evaluate, fit
 from seqlab.registry import create
 
@@ -104,4 +109,37 @@ def softcot_cell(params: dict, seed: int) -> dict:
         seed=seed + 7_919,  # projection batches differ from the pretraining batches
     )
     out["softcot"] = _row(soft, task, seed, n) | {"train_loss": tr["loss"]}
+    return out
+
+
+@experiment("reason.softtokens")
+def softtokens_cell(params: dict, seed: int) -> dict:
+    """A partly trained CoT model (``base_steps``), then REINFORCE for ``rl_steps`` with each token
+    kind in ``kinds``; pass@1 / pass@k under hard and soft decoding on ``eval_n`` held-out questions
+    (and pass@1 on fresh training-split questions)."""
+    task = create("task", params["task"], **params.get("task_kw", {}))
+    k, n = params.get("pass_k", 4), params.get("eval_n", 128)
+    test = task.sample(n, seed=seed, split="test")
+    held = task.sample(min(n, 128), seed=FRESH_TRAIN_SEED + seed)
+    base = trained_cot(params, seed, task, params["base_steps"])
+    rl = {kw: params[kw] for kw in ("tau", "sigma", "group") if kw in params}
+
+    def rates(policy) -> dict:
+        out = {d: pass_rates(policy, test, k, decode=d, seed=seed) for d in ("hard", "soft")}
+        out["train_pass1"] = float((policy.predict(held).answer == held["answer"]).float().mean())
+        return out
+
+    out = {"base": rates(SoftTokens(copy.deepcopy(base.model), kind="hard", **rl))}
+    for kind in params.get("kinds", KINDS):
+        torch.manual_seed(seed)
+        policy = SoftTokens(copy.deepcopy(base.model), kind=kind, **rl)
+        tr = fit(
+            policy,
+            task,
+            steps=params["rl_steps"],
+            batch_size=params.get("rl_batch", 16),
+            lr=params.get("rl_lr", 1e-3),
+            seed=seed + 7_919,
+        )
+        out[kind] = rates(policy) | {"train_loss": tr["loss"], "final_reward": policy.last_reward}
     return out
