@@ -49,6 +49,7 @@ def test_teacher_frozen_and_modules_start_as_copies(arith):
     c = CCoT(m, cot_steps=4, ratio=0.5)
     assert c.m == 2 and c.kept == [2, 4]
     assert not any(p.requires_grad for p in c.model.parameters())
+    assert all(p.requires_grad for p in m.parameters())  # the caller's model is left trainable
     assert all(p.requires_grad for p in c.ccot.parameters())
     for a, b in zip(c.model.parameters(), c.decoder.parameters()):
         assert torch.equal(a, b) and a is not b

@@ -34,7 +34,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from seqlab.reason.base import Prediction, Reasoner, check_batch, tokens
+from seqlab.reason.base import Prediction, Reasoner, check_batch, check_lm, tokens
 from seqlab.registry import Paper, register
 from seqlab.tasks.reasoning_base import BOT, EOT
 
@@ -72,17 +72,18 @@ def _frozen_copy(model, trainable: bool):
     description="m = ceil(r|CoT|) continuous contemplation tokens approximating the CoT's hidden states",
 )
 class CCoT(Reasoner):
-    """Compressed contemplation tokens (see the module docstring); ``model`` is the trained teacher."""
+    """Compressed contemplation tokens (see the module docstring). ``model`` is the trained teacher;
+    the reasoner keeps a frozen copy of it (the caller's model is left as it is)."""
 
     n_stages = 1
 
     def __init__(self, model, cot_steps: int, ratio: float):
+        check_lm(model)
+        model = _frozen_copy(model, False)  # the teacher is frozen
         super().__init__(model)
         self.m = n_contemplation(ratio, cot_steps)
         self.cot_steps, self.ratio = cot_steps, float(ratio)
         self.kept = kept_steps(cot_steps, self.m)
-        for p in model.parameters():  # the teacher is frozen
-            p.requires_grad_(False)
         self.ccot = _frozen_copy(model, True)
         self.decoder = _frozen_copy(model, True)
 
