@@ -65,6 +65,8 @@ class Slotted:
         return with_slots(self.task.sample(n, seed=seed, split=split, **kw), self.n, self.token)
 
     def __getattr__(self, name):
+        if name == "task":  # not set yet (copy / unpickling)
+            raise AttributeError(name)
         return getattr(self.task, name)
 
 
