@@ -8,16 +8,31 @@ loop (:func:`seqlab.reason.train.fit`) on the reasoning tasks of :mod:`seqlab.ta
 (``prosqa``, ``prontoqa``, ``reachability``, ``subset_sum``, ``arithmetic``). See docs/reason.md.
 """
 
-from seqlab.reason import coconut, cot2, discrete, experiments, pccot, superposition  # noqa: F401
+from seqlab.reason import (  # noqa: F401
+    ccot,
+    coconut,
+    cot2,
+    discrete,
+    experiments,
+    experiments_soft,
+    pccot,
+    softcot,
+    softtokens,
+    superposition,
+)
 from seqlab.reason.base import Prediction, Reasoner, check_lm, reasoning_model
+from seqlab.reason.ccot import CCoT
 from seqlab.reason.coconut import Coconut, frontier_mass
 from seqlab.reason.cot2 import CoT2
 from seqlab.reason.discrete import DiscreteCoT, NoCoT
 from seqlab.reason.pccot import PCCoT
+from seqlab.reason.softcot import SoftCoT
+from seqlab.reason.softtokens import SoftTokens, pass_at_k
 from seqlab.reason.superposition import Superposition, frontier_scores, projections
 from seqlab.reason.train import evaluate, fit
 
 __all__ = [
+    "CCoT",
     "CoT2",
     "Coconut",
     "DiscreteCoT",
@@ -25,12 +40,15 @@ __all__ = [
     "PCCoT",
     "Prediction",
     "Reasoner",
+    "SoftCoT",
+    "SoftTokens",
     "Superposition",
     "check_lm",
     "evaluate",
     "fit",
     "frontier_mass",
     "frontier_scores",
+    "pass_at_k",
     "projections",
     "reasoning_model",
 ]
