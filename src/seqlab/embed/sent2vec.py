@@ -56,6 +56,8 @@ class Sent2Vec(Word2Vec):
         batch_sentences: int = 64,
         **kw,
     ):
+        if kw.get("hs"):
+            raise ValueError("Sent2Vec trains with negative sampling only (hs=1 is not supported)")
         if word_ngrams not in (1, 2):
             raise ValueError(
                 f"word_ngrams must be 1 (unigrams) or 2 (unigrams + bigrams), got {word_ngrams!r}"
@@ -173,7 +175,7 @@ class Sent2Vec(Word2Vec):
     # -- state -------------------------------------------------------------------------------------
     def _config(self) -> dict:
         c = super()._config()
-        for k in ("sg", "window", "ns_exponent", "shared_negatives"):
+        for k in ("sg", "window", "ns_exponent", "shared_negatives", "hs"):
             c.pop(k)
         return {**c, "bucket": self.bucket, "word_ngrams": self.word_ngrams}
 
