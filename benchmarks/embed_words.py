@@ -2,7 +2,7 @@
 
     python benchmarks/embed_words.py [--seeds 3] [--epochs 5] [--models sg,cbow,fasttext] [--threads 2]
     python benchmarks/embed_words.py --quick     # 1 seed, 1 epoch, SG only
-    python benchmarks/embed_words.py --models sg_hs,cbow_hs --out .../embed_words_hs.json  # hierarchical softmax
+    python benchmarks/embed_words.py --models sg_hs,cbow_hs --out .../embed_words_hs.json  # hier. softmax
 
 Corpus: gensim's ``head500.noblanks.cor`` (331k Porter-stemmed words) split into 1,000-token sentences.
 Hyperparameters for both sides: dim 100, window 5, 5 negatives, min count 5, sample 1e-3, alpha 0.025

@@ -1,4 +1,4 @@
-"""Hierarchical softmax: the Huffman tree against a direct construction, the step against autograd, training."""
+"""Hierarchical softmax: the Huffman tree vs a direct construction, the step vs autograd, training."""
 
 import itertools
 
@@ -17,7 +17,7 @@ def toy_corpus(n=300):
 
 
 def direct_huffman_lengths(counts):
-    """Code lengths by the textbook loop: repeatedly merge the two lightest groups; every member's length += 1."""
+    """Code lengths by the textbook loop: merge the two lightest groups; each member's length += 1."""
     groups = [(c, [i]) for i, c in enumerate(counts)]
     lengths = [0] * len(counts)
     while len(groups) > 1:
