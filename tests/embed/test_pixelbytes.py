@@ -137,3 +137,15 @@ def test_bad_input():
         pb.image_tokens(torch.zeros(2, 2), 1)
     with pytest.raises(ValueError, match="n must be in"):
         pb.mnist_sequences("test", 0)
+
+
+def test_docs_example_runs(capsys):
+    import re
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "embed.md"
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), flags=re.S)
+    code = next(b for b in blocks if "seqlab.embed.pixelbytes" in b)
+    exec(compile(code, str(doc), "exec"), {})
+    out = capsys.readouterr().out
+    assert out.startswith("10 (1, 10, 8, 264)")
