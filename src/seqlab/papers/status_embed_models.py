@@ -28,6 +28,7 @@ STATUS = {
     "End-to-End Retrieval in Continuous Space": Judgement(
         IMPLEMENTED,
         "dual_encoder (averaged word embeddings + linear, in-batch softmax) with exact or faiss (flat/HNSW) "
-        "search vs bm25 over an inverted index; MAP and recall@k on Lee first/second-half retrieval",
+        "search vs bm25 over an inverted index; MAP and recall@k on Lee first/second-half retrieval; claim "
+        "continuous_retrieval_vs_bm25 (papers/claims_embed_misc.py)",
     ),
 }
