@@ -359,6 +359,7 @@ def main():
         return
     args.out = args.out or OUT
     lee, extra = lee_rows(args)
+    lee += word_model_rows(args)  # the word models (also alone: --only words)
     ret = retrieval_rows(args)
     print("\n| embedding | Pearson | Spearman | dim | s | note |\n| --- | --- | --- | --- | --- | --- |")
     for r in lee:
