@@ -227,6 +227,8 @@ def mnist_sequences(split: str, n: int, levels: int = 4, seed: int = 0) -> list[
 
     The caption names the digit (``"digit seven\\n"``), so the image is conditioned on the text.
     """
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be in 1..(split size), got {n!r}")
     imgs, labels = _small_mnist()[split]
     if not 1 <= n <= len(labels):
         raise ValueError(f"n must be in 1..{len(labels)} for split {split!r}, got {n}")
