@@ -6,8 +6,8 @@ STATUS = {
     "LMK > CLS: Landmark Pooling for Dense Embeddings": Judgement(
         PARTIAL,
         "lmk_pooling: landmark tokens after every chunk, their states mean-pooled, over seqlab.lm encoders "
-        "and SequenceModel (placement tested); claim lmk_long_passages on frozen MiniLM; contrastive training "
-        "of a SequenceModel with CLS / mean / LMK pooling (seqlab.embed.lmk_train, tested on a toy task); "
+        "and SequenceModel (placement tested); claim lmk_long_passages on frozen MiniLM; contrastive "
+        "training of a SequenceModel with CLS / mean / LMK pooling (seqlab.embed.lmk_train, toy-task tests); "
         "missing: a claim with the trained encoders on long inputs, and the paper's variable-interval "
         "chunking during fine-tuning",
     ),
