@@ -90,3 +90,27 @@ def continuous_retrieval_cell(params: dict, seed: int) -> dict:
     out["random"] = evaluate_rankings([torch.randperm(len(gold), generator=g).tolist() for _ in gold], gold)
     out["cpu_s"] = time.process_time() - t0
     return out
+
+
+@experiment("embed.lmk_trained")
+def lmk_trained_cell(params: dict, seed: int) -> dict:
+    """LMK > CLS (2601.21525) trained: one SequenceModel encoder per pooling (CLS, mean, LMK), same data
+    (fresh ``evidence_pairs`` batches of short passages), steps and seed; top-1 retrieval of each query's
+    passage among ``n_test`` passages at the training length and at a long length."""
+    from seqlab.embed.lmk_train import ContrastiveEncoder, retrieval_accuracy, train_contrastive
+
+    p = dict(vocab=256, every=16, d=32, layers=1, heads=2, steps=150, train_len=32, test_len=256, n_test=100)
+    p.update(params)
+    t0 = time.process_time()
+    out: dict = {"random": 1.0 / p["n_test"]}
+    for pooling in ("cls", "mean", "lmk"):
+        torch.manual_seed(seed)
+        enc = ContrastiveEncoder(p["vocab"], pooling, p["every"], p["d"], p["layers"], p["heads"])
+        losses = train_contrastive(enc, p["steps"], p["train_len"], lr=3e-3, seed=seed)
+        out[pooling] = {
+            "short": retrieval_accuracy(enc, p["n_test"], p["train_len"], seed=1000 + seed),
+            "long": retrieval_accuracy(enc, p["n_test"], p["test_len"], seed=2000 + seed),
+            "last_loss": losses[-1],
+        }
+    out["cpu_s"] = time.process_time() - t0
+    return out
