@@ -3,7 +3,7 @@
 from seqlab.experiments.cell import get_experiment
 from seqlab.papers import TITLES
 from seqlab.papers.claims import CLAIMS
-from seqlab.papers.claims_embed_misc import CONTINUOUS_RETRIEVAL, PIXELBYTES_AR
+from seqlab.papers.claims_embed_misc import CONTINUOUS_RETRIEVAL, LMK_TRAINED, PIXELBYTES_AR
 from seqlab.papers.status import STATUS
 
 
@@ -41,7 +41,7 @@ def ret(dense, bm25=0.76, rand=0.04, train=0.9):
 
 
 def test_registered_with_catalog_titles_and_judged():
-    for c in (PIXELBYTES_AR, CONTINUOUS_RETRIEVAL):
+    for c in (PIXELBYTES_AR, CONTINUOUS_RETRIEVAL, LMK_TRAINED):
         assert CLAIMS[c.name] is c and c.title in TITLES and c.title in STATUS
         for cell in c.runs:
             assert callable(get_experiment(cell.experiment))
@@ -67,3 +67,27 @@ def test_retrieval_trivial_rows_never_pass():
 
 def test_retrieval_can_pass():
     assert judge(CONTINUOUS_RETRIEVAL, ret(0.90)).status == "passed"
+
+
+def lmk(cls, mean, lmk_long, lmk_short=0.9):
+    def make(n, j):
+        row = lambda v: {"short": 0.9, "long": v, "last_loss": 0.1}  # noqa: E731
+        return {
+            "random": 0.01,
+            "cls": row(cls),
+            "mean": row(mean),
+            "lmk": {**row(lmk_long + j), "short": lmk_short},
+        }
+
+    return make
+
+
+def test_lmk_trivial_rows_never_pass():
+    assert judge(LMK_TRAINED, lmk(0.3, 0.4, 0.4)).status != "passed"  # no gain over mean pooling
+    assert judge(LMK_TRAINED, lmk(0.01, 0.01, 0.01)).status != "passed"  # all at random
+    assert judge(LMK_TRAINED, lmk(0.3, 0.6, 0.4)).status == "failed"  # mean pooling is better
+    assert judge(LMK_TRAINED, lmk(0.3, 0.4, 0.6, lmk_short=0.2)).status == "inconclusive"  # did not learn
+
+
+def test_lmk_can_pass():
+    assert judge(LMK_TRAINED, lmk(0.3, 0.4, 0.6)).status == "passed"
