@@ -2,6 +2,7 @@
 
     python benchmarks/embed_words.py [--seeds 3] [--epochs 5] [--models sg,cbow,fasttext] [--threads 2]
     python benchmarks/embed_words.py --quick     # 1 seed, 1 epoch, SG only
+    python benchmarks/embed_words.py --models sg_hs,cbow_hs --out .../embed_words_hs.json  # hier. softmax
 
 Corpus: gensim's ``head500.noblanks.cor`` (331k Porter-stemmed words) split into 1,000-token sentences.
 Hyperparameters for both sides: dim 100, window 5, 5 negatives, min count 5, sample 1e-3, alpha 0.025
@@ -57,12 +58,18 @@ def _evaluate(model, ws, sl, an) -> dict:
     }
 
 
+def _hs(kind) -> bool:
+    """``sg_hs`` / ``cbow_hs``: hierarchical softmax alone (``hs=1, negative=0``) on both sides."""
+    return kind.endswith("_hs")
+
+
 def run_seqlab(kind, corpus, seed, args) -> dict:
     common = dict(
-        sg=kind != "cbow",
+        sg=not kind.startswith("cbow"),
         vector_size=100,
         window=5,
-        negative=5,
+        negative=0 if _hs(kind) else 5,
+        hs=int(_hs(kind)),
         min_count=5,
         epochs=args.epochs,
         sample=1e-3,
@@ -82,11 +89,11 @@ def run_gensim(kind, corpus, seed, args):
     from gensim.models import Word2Vec as GWord2Vec
 
     common = dict(
-        sg=int(kind != "cbow"),
+        sg=int(not kind.startswith("cbow")),
         vector_size=100,
         window=5,
-        negative=5,
-        hs=0,
+        negative=0 if _hs(kind) else 5,
+        hs=int(_hs(kind)),
         min_count=5,
         epochs=args.epochs,
         sample=1e-3,
@@ -113,7 +120,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--models", default="sg,cbow,fasttext")
+    p.add_argument("--models", default="sg,cbow,fasttext", help="also sg_hs, cbow_hs (hs=1, negative=0)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--bucket", type=int, default=200_000)
     p.add_argument("--shared-negatives", type=int, default=1, help="seqlab: pairs sharing their noise words")

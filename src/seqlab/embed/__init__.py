@@ -11,6 +11,7 @@ import seqlab.embed.cmow  # noqa: F401
 import seqlab.embed.continuity  # noqa: F401
 import seqlab.embed.denosent  # noqa: F401
 import seqlab.embed.docsim  # noqa: F401
+import seqlab.embed.experiments_misc  # noqa: F401
 import seqlab.embed.experiments_seq  # noqa: F401
 import seqlab.embed.experiments_words  # noqa: F401
 import seqlab.embed.fasttext  # noqa: F401
@@ -18,6 +19,7 @@ import seqlab.embed.hvm  # noqa: F401
 import seqlab.embed.kv_embedding  # noqa: F401
 import seqlab.embed.model_experiments  # noqa: F401
 import seqlab.embed.nugget  # noqa: F401
+import seqlab.embed.pixelbytes  # noqa: F401
 import seqlab.embed.pooling  # noqa: F401
 import seqlab.embed.retrieval  # noqa: F401
 import seqlab.embed.sent2vec  # noqa: F401

@@ -3,7 +3,9 @@
 Papers: "Efficient Estimation of Word Representations in Vector Space" (Mikolov, Chen, Corrado, Dean;
 arXiv 1301.3781) -- the CBOW and continuous skip-gram architectures -- and "Distributed Representations
 of Words and Phrases and their Compositionality" (Mikolov et al.; arXiv 1310.4546) -- negative sampling,
-subsampling of frequent words and phrase detection (:mod:`seqlab.embed.vocab`).
+subsampling of frequent words, phrase detection (:mod:`seqlab.embed.vocab`) and hierarchical softmax
+over a Huffman tree (``hs=1``, :mod:`seqlab.embed.huffman`; ``hs=1, negative=0`` is gensim's pure-HS
+setting, both together add the two objectives as gensim does).
 
 Objective (negative sampling, 1310.4546 eq. 4): for an input vector ``h`` and a target word ``o`` with
 ``k`` noise words ``n_i ~ P(w) ∝ count(w)^0.75``::
@@ -37,6 +39,7 @@ from pathlib import Path
 
 import torch
 
+from seqlab.embed.huffman import HuffmanTree, hs_step
 from seqlab.embed.vocab import Vocab, count_words, draw_negatives
 from seqlab.registry import Paper, register
 
@@ -400,7 +403,8 @@ def sgns_step_shared(
     "embedder", "word2vec", implements=[EFFICIENT, DISTRIBUTED], used_by=[EFFICIENT.title, DISTRIBUTED.title]
 )
 class Word2Vec(WordVectors):
-    """word2vec skip-gram (``sg=True``) or CBOW with negative sampling and frequent-word subsampling."""
+    """word2vec skip-gram (``sg=True``) or CBOW with negative sampling (``negative``) and/or hierarchical
+    softmax (``hs=1``), and frequent-word subsampling."""
 
     name = "word2vec"
 
@@ -422,11 +426,15 @@ class Word2Vec(WordVectors):
         seed: int = 0,
         max_vocab_size: int | None = None,
         shared_negatives: int = 1,
+        hs: int = 0,
     ):
         self.sg = bool(sg)
         self.vector_size_ = check_positive_int("vector_size", vector_size)
         self.window = check_positive_int("window", window)
-        self.negative = check_positive_int("negative", negative)
+        if hs not in (0, 1, False, True):
+            raise ValueError(f"hs must be 0 (no hierarchical softmax) or 1, got {hs!r}")
+        self.hs = int(hs)
+        self.negative = check_positive_int("negative", negative, minimum=0 if self.hs else 1)
         self.min_count = check_positive_int("min_count", min_count)
         self.epochs = check_positive_int("epochs", epochs)
         self.batch_size = check_positive_int("batch_size", batch_size)
@@ -460,6 +468,13 @@ class Word2Vec(WordVectors):
         v, d = len(self.vocab), self.vector_size_
         self.w_in = (torch.rand(v, d, generator=gen) - 0.5) / d
         self.w_out = torch.zeros(v, d)
+        self._init_hs()
+
+    def _init_hs(self) -> None:
+        """The Huffman tree of the vocabulary counts and its zero-initialised inner-node vectors."""
+        if self.hs:
+            self.tree = HuffmanTree(self.vocab.counts)
+            self.w_hs = torch.zeros(self.tree.n_inner, self.vector_size_)
 
     def fit(self, sentences: Iterable) -> Word2Vec:
         """Train on ``sentences`` (a re-iterable of token lists: it is read ``epochs + 1`` times)."""
@@ -550,6 +565,16 @@ class Word2Vec(WordVectors):
         return loss
 
     def _output_step(self, h, tgt, cum, gen, lr, with_loss):
+        """Hierarchical-softmax and/or negative-sampling step on the output side; their gradients add."""
+        if not self.hs:
+            return self._ns_step(h, tgt, cum, gen, lr, with_loss)
+        grad, loss = hs_step(self.w_hs, self.tree, h, tgt, lr, with_loss=with_loss)
+        if self.negative:
+            g2, l2 = self._ns_step(h, tgt, cum, gen, lr, with_loss)
+            grad, loss = grad + g2, loss + l2
+        return grad, loss
+
+    def _ns_step(self, h, tgt, cum, gen, lr, with_loss):
         """Negative-sampling step on the output vectors (noise shared by ``shared_negatives`` rows)."""
         g = self.shared_negatives
         if g == 1 or with_loss:
@@ -584,14 +609,23 @@ class Word2Vec(WordVectors):
             "ns_exponent": self.ns_exponent,
             "seed": self.seed,
             "shared_negatives": self.shared_negatives,
+            "hs": self.hs,
         }
 
     def _tensors(self) -> dict:
-        return {"w_in": self.w_in, "w_out": self.w_out}
+        t = {"w_in": self.w_in, "w_out": self.w_out}
+        if self.hs:
+            t["w_hs"] = self.w_hs
+        return t
 
     def _dims(self) -> dict:
         v, d = len(self.index_to_key), self.vector_size_
-        return {"w_in": (v, d), "w_out": (v, d)}
+        dims = {"w_in": (v, d), "w_out": (v, d)}
+        if self.hs:
+            dims["w_hs"] = (v - 1, d)
+        return dims
 
     def _restore(self, config, tensors) -> None:
         self.w_in, self.w_out = tensors["w_in"].clone(), tensors["w_out"].clone()
+        if self.hs:
+            self.w_hs = tensors["w_hs"].clone()

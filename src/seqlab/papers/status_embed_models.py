@@ -6,8 +6,10 @@ STATUS = {
     "LMK > CLS: Landmark Pooling for Dense Embeddings": Judgement(
         PARTIAL,
         "lmk_pooling: landmark tokens after every chunk, their states mean-pooled, over seqlab.lm encoders "
-        "and SequenceModel (placement tested); claim lmk_long_passages on frozen MiniLM; missing: training "
-        "an encoder with landmarks (the paper's variable-interval chunking during fine-tuning)",
+        "and SequenceModel (placement tested); claim lmk_long_passages on frozen MiniLM; contrastive "
+        "training of a SequenceModel with CLS / mean / LMK pooling (seqlab.embed.lmk_train, toy-task tests); "
+        "claim lmk_trained_long_inputs with them on 8x longer inputs; missing: the paper's "
+        "variable-interval chunking during fine-tuning and its pretrained-encoder scale",
     ),
     "KV-Embedding: Training-free Text Embedding via Internal KV Re-routing in Decoder-only LLMs": Judgement(
         IMPLEMENTED,
@@ -28,6 +30,7 @@ STATUS = {
     "End-to-End Retrieval in Continuous Space": Judgement(
         IMPLEMENTED,
         "dual_encoder (averaged word embeddings + linear, in-batch softmax) with exact or faiss (flat/HNSW) "
-        "search vs bm25 over an inverted index; MAP and recall@k on Lee first/second-half retrieval",
+        "search vs bm25 over an inverted index; MAP and recall@k on Lee first/second-half retrieval; claim "
+        "continuous_retrieval_vs_bm25 (papers/claims_embed_misc.py)",
     ),
 }
