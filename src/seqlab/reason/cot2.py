@@ -42,6 +42,7 @@ import torch
 import torch.nn.functional as F
 
 from seqlab.reason.base import Prediction, Reasoner, check_batch, tokens
+from seqlab.reason.coconut import _int
 from seqlab.reason.discrete import sample_token
 from seqlab.registry import Paper, register
 from seqlab.tasks.reasoning_base import BOT, EOT
@@ -210,8 +211,8 @@ class CoT2(Reasoner):
     def sample_group(self, batch, group: int, K: int, generator=None) -> dict:
         """``group`` K-token rollouts of every question with a sampled answer: the repeated batch
         (``batch``), ``draws`` (n * group, m, K), ``answers`` and ``rewards`` (n, group)."""
-        _int_at_least("group", group, 2)
-        _int_at_least("K", K, 1)
+        _int("group", group, 2)
+        _int("K", K, 1)
         rep = repeat_batch(batch, group)
         r = self.rollout(rep, K=K, generator=generator)
         ans = rep["answer"]
@@ -219,11 +220,6 @@ class CoT2(Reasoner):
         answers = sample_token(self.run(embeds).logits[:, -1], generator)
         rewards = (answers == ans).float().view(-1, group)
         return {"batch": rep, "draws": r["tokens"], "answers": answers, "rewards": rewards}
-
-
-def _int_at_least(name, v, minimum):
-    if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {v!r}")
 
 
 def fit_grpo(
@@ -248,9 +244,9 @@ def fit_grpo(
     if not isinstance(reasoner, CoT2):
         raise ValueError(f"fit_grpo expects a CoT2 reasoner, got {type(reasoner).__name__}")
     for name, v in (("steps", steps), ("batch_size", batch_size), ("inner_steps", inner_steps)):
-        _int_at_least(name, v, 1)
-    _int_at_least("group", group, 2)
-    _int_at_least("K", K, 1)
+        _int(name, v, 1)
+    _int("group", group, 2)
+    _int("K", K, 1)
     if not clip > 0 or beta < 0:
         raise ValueError(f"fit_grpo needs clip > 0 and beta >= 0, got clip={clip}, beta={beta}")
     ref = None
