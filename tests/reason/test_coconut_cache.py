@@ -116,3 +116,23 @@ def test_docs_r4_reasonc_example_runs(capsys):
     exec(compile(block, "docs/reason.md", "exec"), {})
     out = capsys.readouterr().out.splitlines()
     assert out == ["True", "['distill', 'student', 'teacher']", "[[0.866, -0.866, -0.866, 0.866]]"]
+
+
+@pytest.mark.slow
+def test_cached_thoughts_on_frozen_smollm2():
+    """SmolLM2's transformers KV cache: 3 incremental thoughts equal the full re-runs."""
+    import seqlab.lm
+
+    smol = seqlab.lm.load("smollm2-135m")
+    plain, cached = Coconut(smol, cot_steps=1), Coconut(smol, cot_steps=1, kv_cache=True)
+    prefix = smol.input_embeddings(smol.encode(["Every wumpus is a yumpus. Is"]).ids)
+    with torch.no_grad():
+        _, th = plain.thoughts(prefix, 3)
+        th_c, state, last = cached.cached_thoughts(prefix, 3)
+        full = smol.forward_embeds(torch.cat([prefix, th], 1)).logits[:, -1]
+    assert state["t"] == prefix.shape[1] + 3
+    assert torch.allclose(th, th_c, atol=1e-3, rtol=1e-4)
+    assert torch.allclose(last, full, atol=1e-3, rtol=1e-4)
+    assert float((last.argmax(-1) == full.argmax(-1)).float().mean()) == 1.0
+    with pytest.raises(ValueError, match="cache state"):
+        embeds_with_state(smol, prefix, state={"t": 0})

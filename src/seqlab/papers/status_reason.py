@@ -9,7 +9,8 @@ STATUS = {
         IMPLEMENTED,
         "reasoner coconut: last hidden state fed back as the next input embedding, staged curriculum "
         "(k steps -> c*k thoughts), BFS reading of a thought through the model's head, optional "
-        "key-value cache (kv_cache=True: each thought one incremental step, equal to the full re-runs, "
+        "key-value cache (kv_cache=True: each thought one incremental step of a SequenceModel or of "
+        "SmolLM2's KV cache, equal to the full re-runs, "
         "tests/reason/test_coconut_cache.py; benchmarks/reason_cache.py); task prosqa "
         "(tests/reason, tests/tasks/test_reasoning_tasks.py); small models trained here, not GPT-2",
     ),

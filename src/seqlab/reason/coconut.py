@@ -28,7 +28,8 @@ of the positions before it, and the last layer's final-norm output at that one p
 ``h_{t+1}``. The remaining language tokens (``EOT`` and the steps) continue from the same state.
 Causal attention makes both paths the same function (tested to float tolerance); gradients flow
 through the cached keys and values as through the full passes. The cache needs a
-:class:`~seqlab.models.SequenceModel` whose mixers have a chunked mode (:func:`supports_cache`).
+:class:`~seqlab.models.SequenceModel` whose mixers have a chunked mode, or a causal model of
+:mod:`seqlab.lm` (SmolLM2: the ``transformers`` KV cache) (:func:`supports_cache`).
 """
 
 from __future__ import annotations
@@ -45,25 +46,34 @@ COCONUT = Paper("Training Large Language Models to Reason in a Continuous Latent
 
 def supports_cache(model) -> bool:
     """Whether ``model`` can run continuous thoughts incrementally: a :class:`SequenceModel` whose
-    every mixer has a chunked (stateful) mode."""
+    every mixer has a chunked (stateful) mode, or a causal ``transformers`` model of
+    :mod:`seqlab.lm` (:class:`~seqlab.lm.hf.HFCausalLM`, its KV cache)."""
+    from seqlab.lm.hf import HFCausalLM
     from seqlab.models import SequenceModel
 
+    if isinstance(model, HFCausalLM):
+        return True
     return isinstance(model, SequenceModel) and all("chunked" in b.mixer.modes for b in model.blocks)
 
 
 def embeds_with_state(model, embeds: torch.Tensor, state=None):
-    """Run input vectors ``embeds`` (B, L, d) after ``state`` through a :class:`SequenceModel`'s
-    chunked mode: returns (final-norm last-layer hidden states (B, L, d), logits (B, L, V), new
-    state). Feeding ``a`` then ``b`` with the returned state equals ``forward_embeds(cat(a, b))``
-    at the positions of ``b``."""
+    """Run input vectors ``embeds`` (B, L, d) after ``state`` incrementally: returns (final-norm
+    last-layer hidden states (B, L, d), logits (B, L, V), new state). Feeding ``a`` then ``b`` with
+    the returned state equals ``forward_embeds(cat(a, b))`` at the positions of ``b``.
+
+    A :class:`SequenceModel` runs its chunked mode (state: ``{"t", "layers"}`` from ``init_state``);
+    an :class:`~seqlab.lm.hf.HFCausalLM` runs the ``transformers`` model with its ``DynamicCache``
+    (state: ``{"t", "cache"}``; rows unpadded, the cache is extended in place)."""
     if not supports_cache(model):
         raise ValueError(
-            f"a continuous-thought cache needs a SequenceModel whose mixers have a chunked mode; "
-            f"got {type(model).__name__}"
+            f"a continuous-thought cache needs a SequenceModel whose mixers have a chunked mode or a "
+            f"seqlab.lm causal model; got {type(model).__name__}"
         )
     if not isinstance(embeds, torch.Tensor) or embeds.dim() != 3 or embeds.shape[-1] != model.d_model:
         raise ValueError(f"embeds_with_state expects (batch, length, {model.d_model}) floats, got {embeds!r}")
     b, length = embeds.shape[:2]
+    if not hasattr(model, "blocks"):
+        return _hf_with_state(model, embeds, state)
     if state is None:
         state = model.init_state(b, embeds.device, model.head.weight.dtype)
     model._check_state(state, b)
@@ -77,6 +87,30 @@ def embeds_with_state(model, embeds: torch.Tensor, state=None):
         new.append(s)
     h = model.norm(x)
     return h, model.head(h), {"t": state["t"] + length, "layers": new}
+
+
+def _hf_with_state(lm, embeds: torch.Tensor, state):
+    from transformers import DynamicCache
+
+    if state is None:
+        state = {"t": 0, "cache": DynamicCache(config=lm.model.config)}
+    if not isinstance(state, dict) or set(state) != {"t", "cache"}:
+        raise ValueError(f"{lm.name} expects a cache state {{'t', 'cache'}} from embeds_with_state")
+    b, length = embeds.shape[:2]
+    if lm.context_length is not None and state["t"] + length > lm.context_length:
+        raise ValueError(
+            f"{lm.name} has a context of {lm.context_length} positions; the thoughts overflow it"
+        )
+    pos = (torch.arange(length, device=embeds.device) + state["t"]).expand(b, length)
+    out = lm.model(
+        inputs_embeds=embeds,
+        position_ids=pos,
+        cache=state["cache"],
+        use_cache=True,
+        output_hidden_states=True,
+        return_dict=True,
+    )
+    return out.hidden_states[-1], out.logits, {"t": state["t"] + length, "cache": state["cache"]}
 
 
 def _int(name, v, minimum):
@@ -107,7 +141,8 @@ class Coconut(Reasoner):
             raise ValueError(f"kv_cache must be a bool, got {kv_cache!r}")
         if kv_cache and not supports_cache(model):
             raise ValueError(
-                f"kv_cache=True needs a SequenceModel whose mixers have a chunked mode; "
+                f"kv_cache=True needs a SequenceModel whose mixers have a chunked mode or a seqlab.lm "
+                f"causal model; "
                 f"got {type(model).__name__} (use kv_cache=False)"
             )
         self.kv_cache = kv_cache
