@@ -8,7 +8,10 @@ STATUS = {
     "Training Large Language Models to Reason in a Continuous Latent Space": Judgement(
         IMPLEMENTED,
         "reasoner coconut: last hidden state fed back as the next input embedding, staged curriculum "
-        "(k steps -> c*k thoughts), BFS reading of a thought through the model's head; task prosqa "
+        "(k steps -> c*k thoughts), BFS reading of a thought through the model's head, optional "
+        "key-value cache (kv_cache=True: each thought one incremental step of a SequenceModel or of "
+        "SmolLM2's KV cache, equal to the full re-runs, "
+        "tests/reason/test_coconut_cache.py; benchmarks/reason_cache.py); task prosqa "
         "(tests/reason, tests/tasks/test_reasoning_tasks.py); small models trained here, not GPT-2",
     ),
     "Reasoning by Superposition: A Theoretical Perspective on Chain of Continuous Thought": Judgement(
@@ -18,16 +21,20 @@ STATUS = {
         "paper's explicit weight construction (the proof's attention chooser and buffers)",
     ),
     "Continuous Chain of Thought Enables Parallel Exploration and Reasoning": Judgement(
-        PARTIAL,
+        IMPLEMENTED,
         "reasoner cot2: continuous tokens softmax(logits) @ E, multi-trace supervision on task "
-        "subset_sum (MNNS / subset sum), K-token sampling (K=1 equals discrete CoT, tested); missing: "
-        "the policy-optimisation stage (GRPO over K-token / Dirichlet sampling)",
+        "subset_sum (MNNS / subset sum), K-token sampling (K=1 equals discrete CoT, tested), and the "
+        "GRPO stage over K-token samples (fit_grpo: group-normalised advantages, clipped ratio, KL to "
+        "the supervised reference; tests/reason/test_cot2_grpo.py); the Dirichlet-sampling variant of "
+        "the policy is not built; small models trained here",
     ),
     "Parallel Continuous Chain-of-Thought with Jacobi Iteration": Judgement(
-        PARTIAL,
+        IMPLEMENTED,
         "reasoner pccot: all thoughts updated in parallel for T Jacobi iterations (T = n reproduces "
-        "sequential thoughts, tested), task arithmetic; missing: the CODI-style distillation objective "
-        "the paper trains with, and pretrained-LM scale (GSM8K)",
+        "sequential thoughts, tested), task arithmetic, and the CODI-style self-distillation objective "
+        "the paper trains with (objective='codi': student answer CE + teacher CoT CE + L1/L2 alignment "
+        "of the answer-preceding hidden states over layers, tests/reason/test_pccot_codi.py); small "
+        "models trained here, not pretrained LMs on GSM8K",
     ),
 }
 

@@ -13,17 +13,39 @@ before it, so after ``j`` iterations the first ``j`` thoughts equal the sequenti
 reproduces Coconut exactly, and ``T < n`` trades exactness for ``T`` instead of ``n`` passes. After
 the last iteration come ``EOT`` and the answer (cross-entropy on the answer, through every
 iteration).
+
+Training objectives (``objective=``):
+
+- ``"answer"`` (default): the cross-entropy of the answer after the thoughts, as above.
+- ``"codi"``: the self-distillation the paper trains with (after CODI, "CODI: Compressing
+  Chain-of-Thought into Continuous Space via Self-Distillation", Shen et al., arXiv 2502.21074).
+  The *teacher* is the same model reading the discrete chain of thought
+  ``question BOT s_1 .. s_m EOT``; the *student* reads ``question BOT z_1 .. z_n EOT`` (the Jacobi
+  thoughts). With ``h^l`` the layer-``l`` hidden state at the answer-preceding token (``EOT``),
+  ``l = 1 .. L`` (index 0, the input embedding, is excluded)::
+
+      L = w_s CE(answer | student) + w_t CE(s_1 .. s_m EOT answer | teacher)
+          + w_d (1/L) sum_l dist(sg(h^l_teacher), h^l_student) / sigma_l
+
+  ``dist`` is the mean absolute (``"l1"``) or mean squared (``"l2"``) difference over the batch and
+  the hidden dimensions, ``sg`` stops the gradient (the teacher is pulled only by its own CE), and
+  ``sigma_l`` is the standard deviation of the teacher's layer-``l`` states at that token (over batch
+  and dimensions, also without gradient) when ``normalise`` (CODI's scale-free distance), else 1.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from seqlab.reason.base import Prediction, Reasoner, check_batch, tokens
 from seqlab.reason.coconut import _int
 from seqlab.registry import Paper, register
 from seqlab.tasks.reasoning_base import EOT
+
+OBJECTIVES = ("answer", "codi")
+DISTANCES = ("l1", "l2")
 
 PCCOT = Paper("Parallel Continuous Chain-of-Thought with Jacobi Iteration", "2506.18582")
 
@@ -38,11 +60,34 @@ PCCOT = Paper("Parallel Continuous Chain-of-Thought with Jacobi Iteration", "250
 class PCCoT(Reasoner):
     """``n_thoughts`` latent thoughts refined in parallel for ``iterations`` Jacobi steps."""
 
-    def __init__(self, model, n_thoughts: int, iterations: int):
+    def __init__(
+        self,
+        model,
+        n_thoughts: int,
+        iterations: int,
+        objective: str = "answer",
+        codi_weights: tuple[float, float, float] = (1.0, 1.0, 1.0),
+        distance: str = "l1",
+        normalise: bool = True,
+    ):
         super().__init__(model)
         _int("n_thoughts", n_thoughts, 1)
         _int("iterations", iterations, 1)
+        if objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+        if distance not in DISTANCES:
+            raise ValueError(f"distance must be one of {DISTANCES}, got {distance!r}")
+        w = tuple(codi_weights) if isinstance(codi_weights, (tuple, list)) else ()
+        if len(w) != 3 or not all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) and x >= 0 for x in w
+        ):
+            raise ValueError(
+                f"codi_weights must be three non-negative numbers (student CE, teacher CE, distillation), "
+                f"got {codi_weights!r}"
+            )
         self.n, self.T = n_thoughts, iterations
+        self.objective, self.codi_weights = objective, tuple(float(x) for x in w)
+        self.distance, self.normalise = distance, bool(normalise)
         d = int(model.d_model)
         self.z_init = nn.Parameter(torch.randn(d, generator=torch.Generator().manual_seed(0)) * 0.5)
 
@@ -60,7 +105,36 @@ class PCCoT(Reasoner):
             seen.append(z)
         return seen if history else z
 
+    def codi_parts(self, batch) -> dict:
+        """The three terms of the ``"codi"`` objective (module docstring): ``student`` (answer CE after
+        the thoughts), ``teacher`` (CE of the CoT, ``EOT`` and the answer) and ``distill``."""
+        check_batch(batch)
+        q, trace, ans = batch["question"], batch["trace"], batch["answer"]
+        b = q.shape[0]
+        prefix = self.prefix(batch)
+        eot = self.embed(tokens(b, EOT, q))
+        student = self.run(torch.cat([prefix, self.jacobi(prefix), eot], 1))
+        teacher = self.run(torch.cat([prefix, self.embed(trace), eot], 1))
+        ce_s = F.cross_entropy(student.logits[:, -1].float(), ans)
+        m = trace.shape[1]
+        t_logits = teacher.logits[:, -(m + 2) :].float()  # BOT, s_1 .. s_m, EOT predict s_1 .. answer
+        t_out = torch.cat([trace, tokens(b, EOT, q), ans[:, None]], 1)
+        ce_t = F.cross_entropy(t_logits.reshape(-1, t_logits.shape[-1]), t_out.reshape(-1))
+        terms = []
+        for hs, ht in zip(student.hidden_states[1:], teacher.hidden_states[1:], strict=True):
+            target = ht[:, -1].detach().float()
+            diff = hs[:, -1].float() - target
+            d = diff.abs().mean() if self.distance == "l1" else diff.pow(2).mean()
+            if self.normalise:
+                d = d / (target.std() + 1e-6)
+            terms.append(d)
+        return {"student": ce_s, "teacher": ce_t, "distill": torch.stack(terms).mean()}
+
     def loss(self, batch, stage=None):
+        if self.objective == "codi":
+            parts = self.codi_parts(batch)
+            ws, wt, wd = self.codi_weights
+            return ws * parts["student"] + wt * parts["teacher"] + wd * parts["distill"]
         check_batch(batch)
         prefix = self.prefix(batch)
         head = torch.cat([prefix, self.jacobi(prefix)], 1)
