@@ -14,7 +14,7 @@ update follows the reference implementation (fastText's ``Model::update``, which
 every input row -- ``v_w`` and each ``z_g`` (once per occurrence of ``g`` in ``G(w)``) -- gets the whole
 ``e``, undivided. (The exact gradient ``e / (1 + |G(w)|)`` per row moves ``h(w)`` ``1 + |G(w)|`` times
 less per step -- 10-25x for most words -- which leaves one-epoch vectors near their hashed-n-gram
-initialisation: WordSim353 Spearman -0.10 where gensim scores +0.09 on head500.) A word never seen in
+initialisation: WordSim353 Spearman -0.096 where gensim scores +0.107 on head500.) A word never seen in
 training gets the mean of its n-gram vectors; word and n-gram rows start uniform in ``[-1/d, 1/d]``
 as in both references.
 """
