@@ -1,5 +1,7 @@
 """fastText: n-gram extraction and hashing (against gensim's), subword composition, unseen words, I/O."""
 
+import math
+
 import pytest
 import torch
 
@@ -29,7 +31,7 @@ def _corpus(n=200):
     return [[groups[k % 2][j] for j in torch.randint(0, 4, (10,), generator=g).tolist()] for k in range(n)]
 
 
-def test_input_vector_is_mean_of_word_and_ngram_vectors_and_grad_split():
+def test_input_vector_is_mean_of_word_and_ngram_vectors():
     m = FastText(vector_size=6, window=2, negative=2, min_count=1, epochs=1, bucket=97, seed=0).fit(
         _corpus(20)
     )
@@ -37,15 +39,60 @@ def test_input_vector_is_mean_of_word_and_ngram_vectors_and_grad_split():
     ids = torch.tensor(ngram_buckets("walked", 3, 6, 97))
     want = (m.w_in[i] + m.ngrams[ids].sum(0)) / (1 + len(ids))
     assert torch.allclose(m.vectors[i], want, atol=1e-6)
-    # gradient split: autograd through the composition
-    w_in, ngr = m.w_in.clone(), m.ngrams.clone()
-    a, b = w_in.clone().requires_grad_(), ngr.clone().requires_grad_()
-    h = (a[i] + b[ids].sum(0)) / (1 + len(ids))
-    g = torch.randn(6)
-    (h @ g).backward()
-    m._add_to_inputs(torch.tensor([i]), g[None])
-    assert torch.allclose(m.w_in - w_in, a.grad, atol=1e-6)
-    assert torch.allclose(m.ngrams - ngr, b.grad, atol=1e-6)
+
+
+def _reference_step(w_in, ngrams, w_out, word, grams, target, negatives, lr):
+    """fastText's Model::update for one (input word, target) pair, written as a plain loop over rows."""
+    rows = [w_in[word]] + [ngrams[g] for g in grams]
+    h = [sum(r[k] for r in rows) / len(rows) for k in range(len(w_in[word]))]
+    e = [0.0] * len(h)
+    for o, label in [(target, 1.0)] + [(n, 0.0) for n in negatives]:
+        if label == 0.0 and o == target:
+            continue
+        u = w_out[o]
+        score = sum(a * b for a, b in zip(u, h))
+        g = lr * (label - 1.0 / (1.0 + math.exp(-score)))
+        e = [a + g * b for a, b in zip(e, u)]
+        w_out[o] = [a + g * b for a, b in zip(u, h)]
+    w_in[word] = [a + b for a, b in zip(w_in[word], e)]
+    for gram in grams:  # every occurrence gets the whole step: no division by the number of rows
+        ngrams[gram] = [a + b for a, b in zip(ngrams[gram], e)]
+
+
+def test_update_gives_every_input_row_the_whole_step_as_fasttext_does():
+    """One skip-gram pair through the model's own step functions == fastText's update as a plain loop.
+
+    The exact gradient of the mean (each row's step divided by 1 + |G(w)|) fails this test: it is what made
+    seqlab's one-epoch WordSim353 Spearman negative where gensim's is positive.
+    """
+    from seqlab.embed.vocab import draw_negatives
+
+    m = FastText(vector_size=5, window=2, negative=4, min_count=1, epochs=1, bucket=31, seed=0).fit(
+        _corpus(20)
+    )
+    m.w_out.normal_(0, 0.5, generator=torch.Generator().manual_seed(1))  # non-trivial output vectors
+    word, target = m.key_to_index["walked"], m.key_to_index["cooks"]
+    grams = ngram_buckets("walked", 3, 6, 31)
+    assert len(grams) > len(set(grams))  # 31 buckets: some n-grams collide, and each occurrence counts
+    cum = m.vocab.negative_table(m.ns_exponent)
+    negatives = draw_negatives(cum, (1, m.negative), torch.Generator().manual_seed(2))[0].tolist()
+    # distinct noise words (a batch gathers each output row once), one of them the target (skipped)
+    assert len(set(negatives)) == len(negatives) and target in negatives
+    ref = [t.double().tolist() for t in (m.w_in, m.ngrams, m.w_out)]
+    ref_in, ref_ng, ref_out = ({i: r for i, r in enumerate(t)} for t in ref)
+    _reference_step(ref_in, ref_ng, ref_out, word, grams, target, negatives, lr=0.05)
+
+    words = torch.tensor([word])
+    h = m._input_vectors(words)
+    grad, _ = m._output_step(h, torch.tensor([target]), cum, torch.Generator().manual_seed(2), 0.05, False)
+    m._add_to_inputs(words, grad)
+    for got, want in ((m.w_in, ref_in), (m.ngrams, ref_ng), (m.w_out, ref_out)):
+        assert torch.allclose(
+            got.double(), torch.tensor([want[i] for i in range(len(want))], dtype=torch.double), atol=1e-6
+        )
+    assert not torch.allclose(
+        m.w_in[word].double(), torch.tensor(ref[0][word], dtype=torch.double), atol=1e-4
+    )  # it moved
 
 
 def test_unseen_words_get_subword_vectors():
