@@ -143,41 +143,32 @@ FLOW_PARAMS = {
 }
 
 
-def _length_details(res) -> str:
-    parts = []
-    for seed, r in sorted(res.items()):
-        x = r["length_gap"]
-        parts.append(
-            f"seed {seed}: mamba gaps {[round(g, 3) for g in x['mamba_gap']]}, per-position readout "
-            f"{[round(g, 3) for g in x['flat_gap']]}, attention+learned positions "
-            f"{[round(g, 3) for g in x['attention_ape_gap']]} (slope {x['attention_ape_slope']:.3f})"
-        )
-    return "; ".join(parts)
+def _per_seed(run: str, fmt):
+    """A ``details`` function: ``fmt(result)`` of run ``run`` for every seed, joined."""
+    return lambda res: "; ".join(f"seed {seed}: {fmt(r[run])}" for seed, r in sorted(res.items()))
 
 
-def _flow_details(res) -> str:
-    parts = []
-    for seed, r in sorted(res.items()):
-        x = r["flow"]
-        parts.append(
-            f"seed {seed}: token similarity ssm {[round(v, 2) for v in x['ssm_token_similarity']]}, "
-            f"transformer {[round(v, 2) for v in x['transformer_token_similarity']]}, untrained gap "
-            f"{x['untrained_early_gap']:.3f}, bits ssm {x['ssm_bits']:.2f} / transformer "
-            f"{x['transformer_bits']:.2f} (unigram {x['unigram_bits']:.2f})"
-        )
-    return "; ".join(parts)
+def _rounded(v, digits=3) -> list:
+    return [round(a, digits) for a in v]
 
 
-def _onion_details(res) -> str:
-    parts = []
-    for seed, r in sorted(res.items()):
-        x = r["rnn_repeat"]
-        parts.append(
-            f"seed {seed}: onion {[round(v, 2) for v in x['onion_per_position']]}, linear "
-            f"{[round(v, 2) for v in x['linear_per_position']]}, gamma {[round(v, 2) for v in x['gamma']]}, "
-            f"intervention success {x['intervention_success']:.3f}"
-        )
-    return "; ".join(parts)
+_length_details = _per_seed(
+    "length_gap",
+    lambda x: f"mamba gaps {_rounded(x['mamba_gap'])}, per-position readout {_rounded(x['flat_gap'])}, "
+    f"attention+learned positions {_rounded(x['attention_ape_gap'])} (slope {x['attention_ape_slope']:.3f})",
+)
+_flow_details = _per_seed(
+    "flow",
+    lambda x: f"token similarity ssm {_rounded(x['ssm_token_similarity'], 2)}, transformer "
+    f"{_rounded(x['transformer_token_similarity'], 2)}, untrained gap {x['untrained_early_gap']:.3f}, bits "
+    f"ssm {x['ssm_bits']:.2f} / transformer {x['transformer_bits']:.2f} (unigram {x['unigram_bits']:.2f})",
+)
+_onion_details = _per_seed(
+    "rnn_repeat",
+    lambda x: f"onion {_rounded(x['onion_per_position'], 2)}, linear "
+    f"{_rounded(x['linear_per_position'], 2)}, gamma {_rounded(x['gamma'], 2)}, "
+    f"intervention success {x['intervention_success']:.3f}",
+)
 
 
 CLAIMS.update(
