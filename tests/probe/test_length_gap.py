@@ -54,3 +54,18 @@ def test_flow_tiny_run():
         r["transformer_token_similarity"][1] - r["ssm_token_similarity"][1]
     )
     assert r["worst_bits_ratio"] > 0.5  # one step: no better than the unigram model by much
+
+
+def test_context_probe_reads_the_lagged_token_and_splits_by_window():
+    from seqlab.probe.flow_experiment import context_probe
+
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, 5, (20, 12), generator=g)
+    lagged = torch.zeros(20, 12, 5)
+    lagged[:, 2:] = torch.nn.functional.one_hot(ids[:, :-2], 5).float()  # state at t holds ids[t - 2]
+    noise = torch.randn(20, 12, 5, generator=g)
+    acc = context_probe([lagged, noise], ids, 2)
+    assert acc[0] == 1.0 and acc[1] < 0.5
+    assert context_probe([lagged], ids, 1)[0] < 0.5  # the wrong lag reads nothing
+    with pytest.raises(ValueError, match="lag"):
+        context_probe([lagged], ids, 12)

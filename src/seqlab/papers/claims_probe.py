@@ -140,6 +140,7 @@ FLOW_PARAMS = {
     "length": 64,
     "lr": 3e-3,
     "n_eval": 64,
+    "probe_lag": 1,
 }
 
 

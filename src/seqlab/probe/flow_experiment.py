@@ -14,6 +14,8 @@ mean token similarity within a window, the CKA and stability between consecutive
 ``early_gap``, the transformer's minus the SSM's token similarity averaged over the first half of
 the blocks (layers ``1..L/2``); the same at layer 0 (embeddings only); the same for the untrained
 models (parameter randomisation); each model's test bits per character and the unigram entropy.
+With ``probe_lag = k``, also the per-layer accuracy of a ridge linear probe that reads the character
+``k`` steps back from each token's state (:func:`context_probe`): how much context each layer holds.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import torch.nn.functional as F
 from seqlab.experiments.cell import experiment
 from seqlab.models import SequenceModel
 from seqlab.probe.extract import layer_states
-from seqlab.probe.layers import layer_flow
+from seqlab.probe.layers import layer_flow, probe_accuracy
 from seqlab.tasks.text import TextLM
 
 
@@ -66,6 +68,29 @@ def early_gap(sim_tbm: list, sim_ssm: list) -> float:
     return sum(a - b for a, b in zip(sim_tbm[1 : half + 1], sim_ssm[1 : half + 1], strict=True)) / half
 
 
+def context_probe(states, ids: torch.Tensor, lag: int, *, seed: int = 0) -> list[float]:
+    """Per layer, held-out accuracy of a ridge probe reading ``ids[:, t - lag]`` from the state at ``t``.
+
+    ``states``: ``(B, T, d)`` per layer; windows are split 60/40 (seeded) so train and test tokens come
+    from different windows.
+    """
+    B, T = ids.shape
+    if not isinstance(lag, int) or not 0 <= lag < T:
+        raise ValueError(f"lag must be an int in [0, {T}), got {lag!r}")
+    perm = torch.randperm(B, generator=torch.Generator().manual_seed(seed))
+    k = int(round(0.6 * B))
+    if k < 1 or k >= B:
+        raise ValueError(f"context_probe needs >= 2 windows, got {B}")
+    n = T - lag
+    idx = (perm[:, None] * n + torch.arange(n)).flatten()  # rows of the flattened (window, t) grid
+    split = (idx[: k * n], idx[k * n :])
+    labels = ids[:, : T - lag].reshape(-1)
+    return [
+        probe_accuracy(h[:, lag:].reshape(-1, h.shape[-1]).double(), labels, split=split, ridge=1.0)
+        for h in states
+    ]
+
+
 @experiment("probe.flow")
 def flow_experiment(params: dict, seed: int) -> dict:
     """Train both stacks as character LMs, then compare their layer-wise flow on held-out windows.
@@ -101,9 +126,14 @@ def flow_experiment(params: dict, seed: int) -> dict:
         m.eval()
         out[f"{k}_bits"] = _bits_per_char(m, test)
         with torch.no_grad():
-            flow = layer_flow(layer_states(m, test["inputs"]))
+            states = layer_states(m, test["inputs"])
+            flow = layer_flow(states)
         for key, vals in flow.items():
             out[f"{k}_{key}"] = vals
+        if params.get("probe_lag") is not None:
+            out[f"{k}_context_probe"] = context_probe(
+                states, test["inputs"], int(params["probe_lag"]), seed=seed
+            )
         out[f"untrained_{k}_token_similarity"] = untrained[k]["token_similarity"]
     out["early_gap"] = early_gap(out["transformer_token_similarity"], out["ssm_token_similarity"])
     out["embedding_gap"] = out["transformer_token_similarity"][0] - out["ssm_token_similarity"][0]
