@@ -230,11 +230,6 @@ STATUS: dict[str, Judgement] = {
         "only a stream of small sequence-classification tasks exists; missing: any continual pre-training "
         "or fine-tuning of a language model",
     ),
-    # -- probe -------------------------------------------------------------------------------------
-    "Generalization Error Analysis for Selective State-Space Models Through the Lens of Attention": _j(
-        PARTIAL,
-        "the selective SSM (mamba) exists; missing: the length-independence generalization experiment",
-    ),
 }
 
 

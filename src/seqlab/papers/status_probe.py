@@ -16,20 +16,36 @@ STATUS = {
         "mutual_knn alignment (tested: 1 for a space with itself, ~k/N for independent spaces, plain loop); "
         "claim platonic_smollm2_minilm (SmolLM2 vs MiniLM)",
     ),
-    "A Comparative Analysis of Contextual Representation Flow in State-Space and Transformer Architectures": (
-        Judgement(
-            PARTIAL,
-            "layer_flow: consecutive-layer CKA, stability, token similarity and per-layer linear probes for "
-            "any seqlab model or SmolLM2; missing: the paper's trained SSM-vs-transformer "
-            "comparison at scale, "
-            "its parameter-randomisation study and a claim",
-        )
-    ),
     "Does Representation Matter? Exploring Intermediate Layers in Large Language Models": Judgement(
         PARTIAL,
         "prompt entropy (matrix Renyi), curvature, augmentation invariance (InfoNCE), per-layer probes and "
         "the layer each metric picks; claim intermediate_layer_probe; missing: the LiDAR and DiME "
         "invariance metrics and the training-checkpoint study",
+    ),
+    # -- r4-probeb: onion representations, selective-SSM length gap, representation flow ----------
+    "A Comparative Analysis of Contextual Representation Flow in State-Space and Transformer Architectures": (
+        Judgement(
+            IMPLEMENTED,
+            "layer_flow: consecutive-layer CKA, stability, token similarity and per-layer linear probes for "
+            "any seqlab model or SmolLM2; probe.flow trains a Mamba stack and a transformer of equal size on "
+            "the same character-LM batches and compares their curves, trained and untrained (parameter "
+            "randomisation); claim ssm_transformer_flow. Small models only, not the paper's pretrained LMs",
+        )
+    ),
+    "Recurrent Neural Networks Learn to Store and Generate Sequences using Non-Linear Representations": (
+        Judgement(
+            IMPLEMENTED,
+            "task repeat (autoregressive), a GRU on it (probe.rnn_repeat), the onion model h ~ b + sum_p "
+            "gamma_p E[x_p] (fit_onion, train_onion), the peeling decoder, onion interventions on the "
+            "state and per-position linear probes (tests/probe/test_onion.py); claim rnn_onion_probe",
+        )
+    ),
+    "Generalization Error Analysis for Selective State-Space Models Through the Lens of Attention": Judgement(
+        PARTIAL,
+        "the length-independence experiment: train - test gap of a 1-layer Mamba on majority at several "
+        "lengths, its slope in log T, against a per-position readout and attention with learned positions "
+        "(probe.length_gap, claim selective_ssm_length_gap); missing: computing the covering-number bound "
+        "itself, the unstable-A (positive spectral abscissa) arm, IMDb and ListOps",
     ),
 }
 

@@ -18,13 +18,17 @@ from seqlab.probe import (  # noqa: F401  (imported to register their probes and
     continuous_experiment,
     experiments,
     extract,
+    flow_experiment,
     frames,
     frames_experiment,
     headcount,
     invert,
     layers,
+    length_gap,
     lrp_experiment,
+    onion,
     oversquashing,
+    repeat_rnn,
     similarity,
 )
 from seqlab.probe.extract import embedding_table, layer_function, layer_states
