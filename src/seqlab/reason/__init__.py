@@ -9,6 +9,7 @@ loop (:func:`seqlab.reason.train.fit`) on the reasoning tasks of :mod:`seqlab.ta
 """
 
 from seqlab.reason import coconut, cot2, discrete, experiments, pccot, superposition  # noqa: F401
+from seqlab.reason import continuous_memory, memory_experiments  # noqa: F401
 from seqlab.reason.base import Prediction, Reasoner, check_lm, reasoning_model
 from seqlab.reason.coconut import Coconut, frontier_mass
 from seqlab.reason.cot2 import CoT2
