@@ -1,4 +1,4 @@
-"""Continuous memory (arXiv 2510.09038): retrieval, the text-memory layout, the encoder, rollouts, the cell."""
+"""Continuous memory (arXiv 2510.09038): retrieval, text memory, the encoder, rollouts, the cell."""
 
 import pytest
 import torch

@@ -8,8 +8,16 @@ loop (:func:`seqlab.reason.train.fit`) on the reasoning tasks of :mod:`seqlab.ta
 (``prosqa``, ``prontoqa``, ``reachability``, ``subset_sum``, ``arithmetic``). See docs/reason.md.
 """
 
-from seqlab.reason import coconut, cot2, discrete, experiments, pccot, superposition  # noqa: F401
-from seqlab.reason import continuous_memory, memory_experiments  # noqa: F401
+from seqlab.reason import (  # noqa: F401
+    coconut,
+    continuous_memory,
+    cot2,
+    discrete,
+    experiments,
+    memory_experiments,
+    pccot,
+    superposition,
+)
 from seqlab.reason.base import Prediction, Reasoner, check_lm, reasoning_model
 from seqlab.reason.coconut import Coconut, frontier_mass
 from seqlab.reason.cot2 import CoT2

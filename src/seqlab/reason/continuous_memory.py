@@ -84,7 +84,7 @@ def text_memory(trajs: torch.Tensor, budget: int) -> torch.Tensor:
     "continuous_memory",
     implements=MEMORY,
     used_by=[MEMORY.title],
-    description="agent memory: retrieved trajectories encoded to k embeddings each, plugged into the input layer",
+    description="agent memory: retrieved trajectories as k embeddings each, in the policy's input layer",
 )
 class ContinuousMemoryAgent(nn.Module):
     """A grid-navigation policy with a memory of past trajectories (see the module docstring).
@@ -121,7 +121,7 @@ class ContinuousMemoryAgent(nn.Module):
         return self.project(h)
 
     def memory(self, trajs: torch.Tensor) -> torch.Tensor:
-        """The memory block plugged into the input layer: (n, r, L) retrieved trajectories -> (n, budget, d)."""
+        """The memory block for the input layer: (n, r, L) retrieved trajectories -> (n, budget, d)."""
         n = trajs.shape[0]
         if self.mode == "none":
             return self.model.input_embeddings(torch.zeros(n, 1, dtype=torch.long, device=trajs.device))[

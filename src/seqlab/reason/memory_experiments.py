@@ -76,7 +76,7 @@ def layout_pool(task: GridNav, n_layouts: int, per_layout: int, seed: int, split
 
 def bank_and_retrieve(pool, li, qi, n_bank, r, generator) -> torch.Tensor:
     """For query episode ``qi`` of layout ``li`` (each (B,)): a random bank of ``n_bank`` (B,) other
-    episodes of the layout, and the ``r`` nearest of them by key. Returns the retrieved trajectories (B, r, L)."""
+    episodes of the layout, and the ``r`` nearest of them by key; returns their trajectories (B, r, L)."""
     B, P = li.shape[0], pool["keys"].shape[1]
     scores = torch.rand(B, P, generator=generator)
     scores[torch.arange(B), qi] = float("inf")  # never the query episode itself

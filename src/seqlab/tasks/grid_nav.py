@@ -117,7 +117,7 @@ def moves_of(path) -> list[int]:
     "grid_nav",
     implements=MEMORY_PAPER,
     used_by=[MEMORY_PAPER.title],
-    description="grid navigation: shortest path from start to goal on a walled grid (continuous memory agent)",
+    description="grid navigation: shortest path from start to goal on a walled grid (continuous memory)",
     metric="accuracy",
 )
 @dataclass
