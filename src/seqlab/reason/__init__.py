@@ -9,6 +9,8 @@ loop (:func:`seqlab.reason.train.fit`) on the reasoning tasks of :mod:`seqlab.ta
 """
 
 from seqlab.reason import (  # noqa: F401
+    ccdd,
+    ccdd_experiments,
     cocomix,
     cocomix_experiments,
     coconut,

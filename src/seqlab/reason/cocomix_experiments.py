@@ -59,20 +59,25 @@ def heldout_loss(model: CoCoMixLM, ids: torch.Tensor, ctx: int) -> float:
 
 @experiment("reason.cocomix")
 def cocomix_cell(params: dict, seed: int) -> dict:
+    curve = params.get("curve_every")  # development only: held-out loss every this many steps
     n_tokens, heldout = params.get("n_tokens", 2048), params.get("heldout", 512)
     sig = teacher_signals(n_tokens, params.get("layer", 15), heldout)
     t0 = time.perf_counter()
+    # SmolLM2's residual stream has a few huge coordinates: scale to mean norm sqrt(d) (the gradient
+    # with respect to the scaled states is the original gradient times the scale)
+    scale = float(sig["acts"].norm(dim=1).mean()) / math.sqrt(sig["acts"].shape[1])
+    acts, grads = sig["acts"] / scale, sig["grads"] * scale
     sae, fit = fit_sae(
-        sig["acts"],
+        acts,
         params.get("n_latents", 256),
         params.get("sae_k", 8),
         steps=params.get("sae_steps", 200),
         lr=params.get("sae_lr", 1e-3),
         seed=seed,
     )
-    scores = attribution(sae, sig["acts"], sig["grads"])
+    scores = attribution(sae, acts, grads)
     concepts = select_concepts(scores, params.get("n_select", 4))  # (n_tokens, n_select): position t
-    l0 = float((sae.encode(sig["acts"]) > 0).float().sum(-1).mean())
+    l0 = float((sae.encode(acts) > 0).float().sum(-1).mean())
     train, test, vocab = compact_vocab(sig["ids"][: n_tokens + 1], sig["ids"][n_tokens + 1 :])
     ctx, B, steps = params.get("ctx", 64), params.get("batch_size", 16), params["steps"]
     out = {
@@ -108,6 +113,9 @@ def cocomix_cell(params: dict, seed: int) -> dict:
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             losses.append(float(loss["lm"].detach()))
+            if curve and (len(losses) % curve == 0):
+                out.setdefault(mode + "_curve", []).append(heldout_loss(model, test, ctx))
+                model.train()
         out[mode] = {"heldout_loss": heldout_loss(model, test, ctx), "train_loss": sum(losses[-20:]) / 20}
     out["train_seconds"] = time.perf_counter() - t0
     out["uniform"] = math.log(vocab)
