@@ -8,7 +8,7 @@ from seqlab.papers.claims import CLAIMS
 from seqlab.papers.claims_reason import CLAIMS as REASON
 from seqlab.papers.status import STATUS
 
-MINE = ("cot2_mnns_v2", "continuous_memory_grid_nav")
+MINE = ("cot2_mnns_v2", "continuous_memory_grid_nav", "cocomix_lee", "ccdd_mnns")
 
 
 def judge(name, make_row, values, jitter=0.004, **kw):
@@ -38,7 +38,35 @@ def memory_row(name, success, train=None):
     }
 
 
-ROWS = {"cot2_mnns_v2": arm_row, "continuous_memory_grid_nav": memory_row}
+def ccdd_row(name, acc, train=None):
+    return {"accuracy": acc, "trace_accuracy": acc / 2, "train_accuracy": acc if train is None else train}
+
+
+def cocomix_row(name, losses, train=None):
+    """``losses``: (plain, cocomix, unigram) held-out nats, shifted by the jitter; ``train`` here is the
+    unigram loss to use instead (a unigram no worse than plain makes the control miss)."""
+    plain, cocomix, unigram = losses
+    return {
+        "plain": {"heldout_loss": plain, "train_loss": plain - 1},
+        "cocomix": {"heldout_loss": cocomix, "train_loss": cocomix - 1},
+        "unigram": unigram if train is None else plain - 0.01,
+        "vocab": 900,
+        "sae_fvu": 0.3,
+        "sae_l0": 8.0,
+    }
+
+
+class Losses(tuple):
+    def __add__(self, j):
+        return Losses((self[0] + j, self[1] + j, self[2]))
+
+
+ROWS = {
+    "cot2_mnns_v2": arm_row,
+    "continuous_memory_grid_nav": memory_row,
+    "cocomix_lee": cocomix_row,
+    "ccdd_mnns": ccdd_row,
+}
 SCENARIOS = {
     "cot2_mnns_v2": (
         [
@@ -55,6 +83,22 @@ SCENARIOS = {
             {"continuous": 0.62, "text": 0.5, "none": 0.64},  # memory adds nothing over no memory
         ],
         {"continuous": 0.75, "text": 0.6, "none": 0.4},
+    ),
+    "cocomix_lee": (
+        [
+            {"both": Losses((5.0, 5.0, 6.0))},  # no gain
+            {"both": Losses((5.0, 5.1, 6.0))},  # CoCoMix worse
+            {"both": Losses((6.5, 6.45, 6.0))},  # both worse than the unigram model (control misses)
+        ],
+        {"both": Losses((5.5, 5.4, 6.0))},
+    ),
+    "ccdd_mnns": (
+        [
+            {"joint": 0.1, "discrete": 0.1},  # chance for both
+            {"joint": 0.8, "discrete": 0.8},  # no gain
+            {"joint": 0.6, "discrete": 0.7},  # joint worse
+        ],
+        {"joint": 0.85, "discrete": 0.7},
     ),
 }
 

@@ -59,7 +59,6 @@ def heldout_loss(model: CoCoMixLM, ids: torch.Tensor, ctx: int) -> float:
 
 @experiment("reason.cocomix")
 def cocomix_cell(params: dict, seed: int) -> dict:
-    curve = params.get("curve_every")  # development only: held-out loss every this many steps
     n_tokens, heldout = params.get("n_tokens", 2048), params.get("heldout", 512)
     sig = teacher_signals(n_tokens, params.get("layer", 15), heldout)
     t0 = time.perf_counter()
@@ -72,6 +71,7 @@ def cocomix_cell(params: dict, seed: int) -> dict:
         params.get("n_latents", 256),
         params.get("sae_k", 8),
         steps=params.get("sae_steps", 200),
+        batch_size=params.get("sae_batch", 512),
         lr=params.get("sae_lr", 1e-3),
         seed=seed,
     )
@@ -113,9 +113,6 @@ def cocomix_cell(params: dict, seed: int) -> dict:
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             losses.append(float(loss["lm"].detach()))
-            if curve and (len(losses) % curve == 0):
-                out.setdefault(mode + "_curve", []).append(heldout_loss(model, test, ctx))
-                model.train()
         out[mode] = {"heldout_loss": heldout_loss(model, test, ctx), "train_loss": sum(losses[-20:]) / 20}
     out["train_seconds"] = time.perf_counter() - t0
     out["uniform"] = math.log(vocab)
