@@ -259,7 +259,7 @@ COT2_MNNS_V2 = Claim(
     ),
     baselines=COT2_MNNS.baselines,
     seeds=SEEDS,
-    seconds=340.0,  # seed 0 measured 114 CPU-s (cpu_time of its 3 cells, 2 loaded cores) x 3 seeds
+    seconds=336.0,  # measured: summed cpu_time of its 9 cells (2 loaded cores)
     make_runs=_mnns_v2_runs,
     measure=lambda r: _acc(r, "cot2") - _acc(r, "cot"),
     details=lambda res: _arms(res, COT2_ARMS),
@@ -334,7 +334,7 @@ MEMORY_GRID = Claim(
         ),
     ),
     seeds=SEEDS,
-    seconds=310.0,  # seed 0 measured 103 CPU-s (76 continuous + 17 text + 10 none) x 3 seeds
+    seconds=299.0,  # measured: summed cpu_time of its 9 cells (2 loaded cores)
     make_runs=_memory_runs,
     measure=lambda r: _succ(r, "continuous") - _succ(r, "text"),
     details=_memory_details,
@@ -472,7 +472,7 @@ CCDD_MNNS = Claim(
     ),
     baselines=(Baseline("no gain (both arms equal)", value=0.0),),
     seeds=SEEDS,
-    seconds=300.0,  # seed 0 measured 101 CPU-s (52 joint + 49 discrete) x 3 seeds
+    seconds=295.0,  # measured: summed cpu_time of its 6 cells (2 loaded cores)
     make_runs=_ccdd_runs,
     measure=lambda r: _acc(r, "joint") - _acc(r, "discrete"),
     details=_ccdd_details,
