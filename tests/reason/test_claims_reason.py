@@ -62,9 +62,16 @@ SCENARIOS = {
 }
 
 
+# claims whose criterion tests live in other files (test_claims_reasona.py, test_claims_reasonb.py)
+OTHER_FILES = {"cot2_mnns_v2", "continuous_memory_grid_nav", "cocomix_lee", "ccdd_mnns"}
+OTHER_FILES |= {"ccot_arithmetic", "softcot_arithmetic", "soft_tokens_pass1", "soft_tokens_pass4"}
+
+
 def test_every_reason_claim_is_registered_with_scenarios_and_a_judged_title():
-    assert set(SCENARIOS) <= set(REASON)  # later claims keep their criterion tests in their own files
+    assert set(SCENARIOS) == set(REASON) - OTHER_FILES
     for name, c in REASON.items():
+        if name in OTHER_FILES:
+            continue
         assert CLAIMS[name] is c and c.title in STATUS
         assert all(isinstance(cell, ExperimentCell) and cell.kind == "reason" for cell in c.runs)
         assert len(c.runs) == 3 * len(c.runs_by_seed()[0])

@@ -67,3 +67,37 @@ STATUS |= {
         "not Llama / Qwen on math benchmarks",
     ),
 }
+
+# == r4-reasonb ===================================================================================
+_CCDD = "Coevolutionary Continuous Discrete Diffusion: Make Your Diffusion Language Model a Latent Reasoner"
+STATUS.update(
+    {
+        "Auto-scaling Continuous Memory for GUI Agent": Judgement(
+            PARTIAL,
+            "reasoner continuous_memory: past trajectories encoded by the backbone itself with learned query "
+            "vectors (Q-Former-style) into k embeddings each, retrieved by nearest task key, plugged into "
+            "the policy's input layer; text memory (raw trajectory tokens at equal context) and no-memory "
+            "arms; task grid_nav (tests/reason/test_continuous_memory.py, tests/tasks/test_grid_nav.py); "
+            "missing: the auto-scaling data flywheel (environment search, task synthesis, VLM "
+            "verification), LoRA on a frozen VLM's Q-Former, real GUI benchmarks",
+        ),
+        "LLM Pretraining with Continuous Concepts": Judgement(
+            PARTIAL,
+            "reasoner cocomix: TopK SAE (seqlab.ops.sae) trained on SmolLM2 middle-layer states of the Lee "
+            "corpus, concepts selected by attribution (code x gradient through the decoder), a small LM "
+            "that predicts them and interleaves the compressed continuous concept with its hidden states; "
+            "plain next-token control (tests/reason/test_cocomix.py); missing: the knowledge-distillation "
+            "and pause-token comparisons, per-position (not per-chunk) attribution gradients, scale",
+        ),
+        _CCDD: (
+            Judgement(
+                PARTIAL,
+                "reasoner ccdd: joint masked (absorbing) token diffusion + variance-preserving Gaussian "
+                "diffusion of token codes at one shared time, one bidirectional denoiser predicting both, "
+                "DDIM + unmasking sampler, discrete-only (masked diffusion) control "
+                "(tests/reason/test_ccdd.py); missing: a pretrained LM's representation space as the "
+                "continuous side, the paper's MDiT/MMDiT architectures and guidance, language-model scale",
+            )
+        ),
+    }
+)

@@ -9,12 +9,18 @@ loop (:func:`seqlab.reason.train.fit`) on the reasoning tasks of :mod:`seqlab.ta
 """
 
 from seqlab.reason import (  # noqa: F401
+    ccdd,
+    ccdd_experiments,
     ccot,
+    cocomix,
+    cocomix_experiments,
     coconut,
+    continuous_memory,
     cot2,
     discrete,
     experiments,
     experiments_soft,
+    memory_experiments,
     pccot,
     softcot,
     softtokens,
