@@ -196,6 +196,46 @@ def run_augmentation_invariance(lm, opt: Options) -> ProbeRun:
     return run
 
 
+def _view_states(lm, opt: Options, views: int = 3) -> list[list[torch.Tensor]]:
+    """Mean-pooled states per view and layer: the prompts and ``views - 1`` perturbed copies (text
+    augmentations, or 10% of the random ids replaced for a checkpoint)."""
+    from seqlab.probe.layers import augment, pooled
+
+    out = []
+    for v in range(views):
+        if has_tokenizer(lm):
+            texts = lee_texts(opt.prompts, opt.seed)
+            if v:
+                texts = [augment(t, opt.seed * 7919 + 104729 * v + i) for i, t in enumerate(texts)]
+            ids, mask = lm.encode(texts)
+        else:
+            ids, mask = inputs(lm, opt)
+            if v:
+                g = torch.Generator().manual_seed(opt.seed * 7919 + v)
+                swap = torch.rand(ids.shape, generator=g) < 0.1
+                ids = torch.where(swap, torch.randint(0, lm.vocab_size, ids.shape, generator=g), ids)
+        out.append([pooled(h, mask) for h in layer_states(lm, ids, mask)])
+    return out
+
+
+def run_lidar(lm, opt: Options) -> ProbeRun:
+    from seqlab.probe.view_metrics import view_metrics_of
+
+    m = view_metrics_of(_view_states(lm, opt), opt.seed)
+    run = _per_layer("lidar", {"LiDAR": m["lidar"]})
+    run.note = f"3 views per prompt; the between-prompt scatter has rank <= prompts - 1 = {opt.prompts - 1}"
+    return run
+
+
+def run_dime(lm, opt: Options) -> ProbeRun:
+    from seqlab.probe.view_metrics import max_dime, view_metrics_of
+
+    m = view_metrics_of(_view_states(lm, opt, 2), opt.seed)
+    run = _per_layer("dime", {"DiME (bits)": m["dime"]})
+    run.note = f"independent views give about 0; at most log2(prompts) = {max_dime(opt.prompts):.3f} bits"
+    return run
+
+
 # -- similarity between layers -----------------------------------------------------------------------------
 def _pairwise_layers(lm, opt: Options, fn: Callable, name: str) -> ProbeRun:
     from seqlab.probe.layers import tokens
@@ -660,6 +700,8 @@ RUNNERS: dict[str, Callable[..., ProbeRun]] = {
     "prompt_entropy": run_prompt_entropy,
     "curvature": run_curvature,
     "augmentation_invariance": run_augmentation_invariance,
+    "lidar": run_lidar,
+    "dime": run_dime,
     "cka": run_cka,
     "svcca": run_svcca,
     "mutual_knn": run_mutual_knn,
