@@ -20,6 +20,7 @@ from seqlab.probe import (  # noqa: F401  (imported to register their probes and
     extract,
     frames,
     frames_experiment,
+    glasses_tasks,
     headcount,
     invert,
     layers,
