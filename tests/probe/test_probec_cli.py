@@ -94,3 +94,13 @@ def test_collisions_alias_and_layer_out_of_range(ckpts, tmp_path, capsys):
     rc, cap, _ = _run(["probe", "interaction_operator", "--model", str(ckpts["attention"]), "--layer", "5"],
                       tmp_path, capsys)  # fmt: skip
     assert rc != 0 and "block index in [0, 1]" in cap.err
+
+
+@pytest.mark.slow
+def test_smollm2_collisions_and_minilm_concepts(tmp_path, capsys):
+    rc, cap, out = _run(["probe", "collision_test", "--model", "smollm2-135m"], tmp_path, capsys)
+    assert rc == 0, cap.err
+    data = json.loads((out / "probe" / "collision_test.json").read_text())
+    assert len(data["min_distance"]) == 31 and min(data["min_distance"][1:]) > 1e-3  # injective past layer 0
+    rc, cap, _ = _run(["probe", "concept_geometry", "--model", "minilm-l6"], tmp_path, capsys)
+    assert rc != 0 and "unembedding" in cap.err

@@ -38,7 +38,8 @@ class FakeLM:
                 out[b, -1, ord("\n")] = 1.0
                 continue
             body, done = line.split(":", 1)
-            answer = " " + self.rule(body, mode) + "\n"
+            answer = self.rule(body, mode).strip() + "\n"
+            done = done[1:]  # the prompt ends with ": "
             out[b, -1, ord(answer[min(len(done), len(answer) - 1)])] = 1.0
         return out
 
@@ -79,7 +80,7 @@ def test_a_recency_model_copies_the_last_digit_but_not_the_first():
 
 def test_multi_digit_counts_are_read_in_full():
     g = torch.Generator().manual_seed(4)
-    res = counting_accuracy(FakeLM(oracle), 40, 6, g)  # counts of 10..30 are two characters
+    res = counting_accuracy(FakeLM(oracle), 40, 6, g)  # counts of 10..30 are two digits
     assert res["accuracy"] == 1.0 and res["abs_error"] == 0.0
 
 

@@ -14,7 +14,7 @@ sequences that differ in one place get ever closer representations (over-squashi
 
 Prompts are few-shot and written digit by digit (each digit is one token of SmolLM2): counting
 ``"1011: 3"``, copying ``"7333: 7"`` (first) or ``"3337: 7"`` (last). Scoring is greedy: counting reads
-up to 3 generated tokens as an integer; copying takes the most probable of the ten digit tokens.
+up to 2 generated tokens as an integer; copying takes the most probable of the ten digit tokens.
 Trivial baselines are computed on the same samples: guessing the expected count ``round(L/2)``, and
 answering the run's digit (always wrong by construction) or chance 1/10 for copying.
 """
@@ -25,16 +25,16 @@ import torch
 
 from seqlab.experiments.cell import experiment
 
-COUNT_SHOTS = "Count the ones in each string.\n101: 2\n0110: 2\n11101: 4\n00100: 1\n"
+COUNT_SHOTS = "Count the ones.\n1011: 3\n0110100: 3\n"
 COPY_SHOTS = {
-    "first": "Copy the first digit of each string.\n7333: 7\n2555: 2\n0888888: 0\n9111: 9\n",
-    "last": "Copy the last digit of each string.\n3337: 7\n5552: 2\n8888880: 0\n1119: 9\n",
+    "first": "Copy the first digit.\n73333: 7\n255: 2\n",
+    "last": "Copy the last digit.\n33337: 7\n552: 2\n",
 }
 GLASSES_DEFAULTS = {
     "model": "smollm2-135m",
-    "lengths": [4, 8, 16, 32, 64],
-    "samples": 12,
-    "collapse_lengths": [8, 16, 32, 64, 128],
+    "lengths": [4, 8, 16, 32],
+    "samples": 8,
+    "collapse_lengths": [8, 32, 128],
 }
 
 
@@ -57,8 +57,7 @@ def digit_ids(tok) -> list[int]:
 
 def _prompt_ids(tok, shots: str, body: str) -> list[int]:
     digits = digit_ids(tok)
-    ids = _encode(tok, shots) + [digits[int(c)] for c in body] + _encode(tok, ":")
-    return ids
+    return _encode(tok, shots) + [digits[int(c)] for c in body] + _encode(tok, ":") + _encode(tok, " ")
 
 
 def counting_samples(length: int, n: int, gen: torch.Generator) -> tuple[list[str], list[int]]:
@@ -90,24 +89,20 @@ def _logits(lm, ids: torch.Tensor) -> torch.Tensor:
         return lm.logits(ids).float()
 
 
-def greedy_integers(lm, prompts: torch.Tensor, max_tokens: int = 3) -> list[int | None]:
-    """Greedy continuation of ``prompts (B, T)`` read as a leading integer (``None`` if no digit first);
-    a leading space token is skipped."""
-    tok = lm.tokenizer
-    digits = {t: d for d, t in enumerate(digit_ids(tok))}
-    space = set(_encode(tok, " "))
+def greedy_integers(lm, prompts: torch.Tensor, max_tokens: int = 2) -> list[int | None]:
+    """Greedy continuation of ``prompts (B, T)`` (``max_tokens`` tokens) read as a leading integer
+    (``None`` if it does not start with a digit)."""
+    digits = {t: d for d, t in enumerate(digit_ids(lm.tokenizer))}
     ids = prompts
     new = []
-    for _ in range(max_tokens + 1):
+    for _ in range(max_tokens):
         nxt = _logits(lm, ids)[:, -1].argmax(-1)
         new.append(nxt)
         ids = torch.cat([ids, nxt[:, None]], 1)
     out: list[int | None] = []
     for row in torch.stack(new, 1).tolist():
-        if row and row[0] in space:
-            row = row[1:]
         text = ""
-        for t in row[:max_tokens]:
+        for t in row:
             if t not in digits:
                 break
             text += str(digits[t])
@@ -116,15 +111,8 @@ def greedy_integers(lm, prompts: torch.Tensor, max_tokens: int = 3) -> list[int 
 
 
 def digit_choice(lm, prompts: torch.Tensor) -> list[int]:
-    """The most probable digit (of ``0..9``) next, or after a space token if the prompt ends with ':'."""
-    digits = digit_ids(lm.tokenizer)
-    z = _logits(lm, prompts)[:, -1]
-    space = _encode(lm.tokenizer, " ")
-    if len(space) == 1 and int(z.argmax(-1).eq(space[0]).sum()) > 0:  # the model writes ": d"
-        ids = torch.cat([prompts, torch.full((len(prompts), 1), space[0])], 1)
-        z2 = _logits(lm, ids)[:, -1]
-        z = torch.where(z.argmax(-1, keepdim=True) == space[0], z2, z)
-    return z[:, digits].argmax(-1).tolist()
+    """The most probable of the ten digit tokens next (one forward pass)."""
+    return _logits(lm, prompts)[:, -1, digit_ids(lm.tokenizer)].argmax(-1).tolist()
 
 
 def _batch(tok, shots: str, bodies: list[str]) -> torch.Tensor:
