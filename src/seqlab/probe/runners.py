@@ -694,6 +694,50 @@ def run_concatenated_runs(lm, opt: Options) -> ProbeRun:
     )
 
 
+# -- onion representations (r4-probeb's seqlab.probe.onion, imported when registered) ------------------
+def _onion(lm, opt: Options, variant: str) -> ProbeRun:
+    """Fit the onion model to the last-token state after ``P = 4`` tokens drawn from a small alphabet (8
+    ids: digits for a tokenizer model), decode by peeling on held-out sequences; per-position accuracy
+    beside a per-position ridge probe and chance."""
+    from seqlab.probe import onion  # r4-probeb's module (registered there)
+
+    P, V, n = 4, 8, max(96, opt.prompts)
+    alphabet = (
+        torch.tensor([lm.tokenizer.encode(str(d), add_special_tokens=False)[0] for d in range(V)])
+        if has_tokenizer(lm)
+        else torch.arange(min(V, lm.vocab_size))
+    )
+    V = len(alphabet)
+    g = torch.Generator().manual_seed(opt.seed)
+    x = torch.randint(0, V, (n, P), generator=g)
+    layer = -1 if opt.layer is None else opt.layer
+    h = layer_states(lm, alphabet[x])[layer][:, -1].double()
+    tr, te = slice(0, n * 3 // 4), slice(n * 3 // 4, n)
+    if variant == "onion_train":
+        model = onion.train_onion(h[tr], x[tr], V, steps=100, seed=opt.seed)
+    else:
+        model = onion.fit_onion(h[tr], x[tr], V, seed=opt.seed)
+    dec = onion.decode_onion(model, h[te])
+    acc = (dec == x[te]).double().mean(0).tolist()
+    lin = onion.linear_probe_accuracy(h[tr], x[tr], h[te], x[te])
+    rows = [
+        [p, f"{float(model.gamma[p]):.4g}", f"{acc[p]:.3f}", f"{lin[p]:.3f}", f"{1 / V:.3f}"]
+        for p in range(P)
+    ]
+    return ProbeRun(
+        ["position", "gamma", "onion decode acc", "linear probe acc", "chance"],
+        rows,
+        series={"onion decode": acc, "linear probe": lin},
+        xlabel="position",
+        data={"gamma": model.gamma.tolist(), "onion_accuracy": acc, "linear_accuracy": lin, "alphabet": V},
+        note=f"{variant}: {n * 3 // 4} training / {n - n * 3 // 4} held-out {P}-token rows, layer {layer}",
+    )
+
+
+def _onion_runner(variant: str) -> Callable[..., ProbeRun]:
+    return lambda lm, opt: _onion(lm, opt, variant)
+
+
 RUNNERS: dict[str, Callable[..., ProbeRun]] = {
     "layers": run_layers,
     "layer_flow": run_layer_flow,
@@ -718,6 +762,9 @@ RUNNERS: dict[str, Callable[..., ProbeRun]] = {
     "mamba_lrp": run_mamba_lrp,
     "interaction_operator": run_interaction_operator,
     "concatenated_runs": run_concatenated_runs,
+    "onion_fit": _onion_runner("onion_fit"),
+    "onion_train": _onion_runner("onion_train"),
+    "onion_decode": _onion_runner("onion_decode"),
 }
 ALIASES = {"collisions": "collision_test"}
 
