@@ -35,7 +35,7 @@ def judge(name, make, jitter=0.01):
 
 
 def test_claims_are_discovered():
-    assert set(MINE) == {"glasses_counting_length", "glasses_copy_last_vs_first"}
+    assert set(MINE) == {"glasses_counting_length", "glasses_copy_last_vs_first", "lidar_layer_pick"}
     assert all(CLAIMS[n] is c for n, c in MINE.items())
 
 
@@ -53,3 +53,30 @@ def test_copying_claim():
     assert judge("glasses_copy_last_vs_first", _rows(first=(0.1, 0.1), last=(0.1, 0.1))).status != "passed"
     assert judge("glasses_copy_last_vs_first", _rows(last=(0.5, 0.9))).status == "inconclusive"
     assert "copy first" in MINE["glasses_copy_last_vs_first"].details({0: _rows()(0, 0.0)})
+
+
+def _view(gain, random_gain=0.01, best=0.8):
+    def make(seed, j):
+        return {
+            "view": {
+                "lidar_gain": gain + j,
+                "dime_gain": 0.0,
+                "random_layer_gain": random_gain,
+                "best_accuracy": best,
+                "last_accuracy": 0.7,
+                "lidar_layer": 12,
+                "dime_layer": 3,
+            }
+        }
+
+    return make
+
+
+def test_lidar_claim():
+    assert judge("lidar_layer_pick", _view(0.08)).status == "passed"
+    assert judge("lidar_layer_pick", _view(0.0)).status != "passed"  # the last layer itself
+    assert (
+        judge("lidar_layer_pick", _view(0.05, random_gain=0.05)).status != "passed"
+    )  # no better than random
+    assert judge("lidar_layer_pick", _view(0.08, best=0.6)).status == "inconclusive"
+    assert "LiDAR layer 12" in MINE["lidar_layer_pick"].details({0: _view(0.08)(0, 0.0)})

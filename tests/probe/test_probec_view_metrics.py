@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from seqlab.probe.view_metrics import dime, joint_entropy, lidar, max_dime, view_metrics_of
+from seqlab.probe.view_metrics import dime, joint_entropy, lidar, max_dime, view_metrics, view_metrics_of
 
 
 def _lidar_loop(z, delta=1e-4, eps=1e-7):
@@ -114,3 +114,37 @@ def test_view_metrics_of_runs_per_layer():
 def test_bad_input_is_a_clear_error(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+class CharLM:
+    """Characters as tokens (right-padded), two 'layers': a fixed random embedding and its tanh."""
+
+    padding_side = "right"
+
+    def __init__(self):
+        self.table = torch.randn(256, 8, generator=torch.Generator().manual_seed(0))
+
+    def encode(self, texts):
+        n = max(len(t) for t in texts)
+        ids = torch.tensor([[ord(c) for c in t] + [0] * (n - len(t)) for t in texts])
+        mask = torch.tensor([[1] * len(t) + [0] * (n - len(t)) for t in texts])
+        return ids, mask
+
+    def hidden_states(self, ids, mask=None):
+        e = self.table[ids]
+        return (e, torch.tanh(e))
+
+
+def test_view_metrics_on_a_model_matches_the_pooled_states():
+    from seqlab.probe.layers import augment, pooled
+
+    lm = CharLM()
+    texts = [f"sentence number {i} about some topic here" for i in range(6)]
+    out = view_metrics(lm, texts, views=2, seed=3)
+    per_view = []
+    for batch in [texts, [augment(t, 3 * 7919 + 104729 + i) for i, t in enumerate(texts)]]:
+        ids, mask = lm.encode(batch)
+        per_view.append([pooled(h.float(), mask) for h in lm.hidden_states(ids, mask)])
+    assert out == view_metrics_of(per_view, seed=3) and len(out["lidar"]) == 2
+    with pytest.raises(ValueError, match="views must be >= 2"):
+        view_metrics(lm, texts, views=1)

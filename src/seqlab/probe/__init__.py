@@ -27,6 +27,7 @@ from seqlab.probe import (  # noqa: F401  (imported to register their probes and
     lrp_experiment,
     oversquashing,
     similarity,
+    view_layers_experiment,
     view_metrics,
 )
 from seqlab.probe.extract import embedding_table, layer_function, layer_states
