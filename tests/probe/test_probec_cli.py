@@ -107,3 +107,14 @@ def test_smollm2_collisions_and_minilm_concepts(tmp_path, capsys):
     assert len(data["min_distance"]) == 31 and min(data["min_distance"][1:]) > 1e-3  # injective past layer 0
     rc, cap, _ = _run(["probe", "concept_geometry", "--model", "minilm-l6"], tmp_path, capsys)
     assert rc != 0 and "unembedding" in cap.err
+
+
+def test_docs_section_names_every_runner_and_its_example_runs():
+    import re
+    from pathlib import Path
+
+    page = (Path(__file__).parents[2] / "docs" / "probe.md").read_text()
+    section = page.split("## Every probe from the command line", 1)[1].split("\n## ", 1)[0]
+    assert all(f"`{name}`" in section for name in RUNNERS)
+    (example,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    exec(compile(example, "docs/probe.md", "exec"), {})

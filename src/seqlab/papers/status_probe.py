@@ -70,6 +70,6 @@ STATUS["Does Representation Matter? Exploring Intermediate Layers in Large Langu
     PARTIAL,
     "prompt entropy (matrix Renyi), curvature, augmentation invariance (InfoNCE), LiDAR and DiME "
     "(probe.view_metrics, tested against loop formulas), per-layer probes and the layer each metric "
-    "picks; claim intermediate_layer_probe; missing: LiDAR/DiME in the layer-picking claim and the "
-    "training-checkpoint study",
+    "picks; claims intermediate_layer_probe and lidar_layer_pick (the LiDAR-picked layer vs the last); "
+    "missing: the training-checkpoint study",
 )
