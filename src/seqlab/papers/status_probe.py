@@ -80,3 +80,12 @@ STATUS["Learning useful representations for shifting tasks and distributions"] =
     "image/text pretraining scale, its rich-representation training (cat then fine-tune, distillation) "
     "and the out-of-distribution benchmarks",
 )
+
+# -- r4-probec: LiDAR and DiME (replaces the entry above) --------------------------------------------------
+STATUS["Does Representation Matter? Exploring Intermediate Layers in Large Language Models"] = Judgement(
+    PARTIAL,
+    "prompt entropy (matrix Renyi), curvature, augmentation invariance (InfoNCE), LiDAR and DiME "
+    "(probe.view_metrics, tested against loop formulas), per-layer probes and the layer each metric "
+    "picks; claims intermediate_layer_probe and lidar_layer_pick (the LiDAR-picked layer vs the last); "
+    "missing: the training-checkpoint study",
+)

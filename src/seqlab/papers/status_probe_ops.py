@@ -32,3 +32,14 @@ STATUS = {
         "task failures and a claim on SmolLM2",
     ),
 }
+
+# -- r4-probec: the counting and copying tasks (replaces the entry above) ----------------------------------
+STATUS["Transformers need glasses! Information over-squashing in language tasks"] = Judgement(
+    IMPLEMENTED,
+    "probe.last_token_collapse: last-token distance of t^n vs t^(n+1) at any layer, fp32 and after bf16 / "
+    "fp16 rounding; probe.glasses_tasks: few-shot counting of 1s in 0/1 strings and copying the first or "
+    "last digit of a long run, accuracy vs length on SmolLM2 with trivial baselines (guess L/2, the run "
+    "digit), and the bf16 collapse of 1^n (tested with oracle / recency fake LMs); claims "
+    "glasses_counting_length and glasses_copy_last_vs_first; the paper's Gemini-scale prompts and its "
+    "sum/copy variants beyond these two tasks are not reproduced",
+)

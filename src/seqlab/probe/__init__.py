@@ -21,6 +21,7 @@ from seqlab.probe import (  # noqa: F401  (imported to register their probes and
     flow_experiment,
     frames,
     frames_experiment,
+    glasses_tasks,
     headcount,
     invert,
     layers,
@@ -30,6 +31,8 @@ from seqlab.probe import (  # noqa: F401  (imported to register their probes and
     oversquashing,
     repeat_rnn,
     similarity,
+    view_layers_experiment,
+    view_metrics,
 )
 from seqlab.probe.extract import embedding_table, layer_function, layer_states
 from seqlab.probe.invert import (
