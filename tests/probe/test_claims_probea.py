@@ -1,4 +1,4 @@
-"""Criterion tests of the r4-probea probe claims: trivial predictors never pass; each criterion can pass."""
+"""Criterion tests of the probe claims: trivial predictors never pass; each criterion can pass."""
 
 import pytest
 

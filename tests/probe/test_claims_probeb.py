@@ -1,4 +1,4 @@
-"""Criterion tests of the r4-probeb claims: trivial predictors never pass; each criterion can pass."""
+"""Criterion tests of the claims: trivial predictors never pass; each criterion can pass."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Criterion tests of the r4-probec claims: trivial rows never pass, good rows can, a missed control is
+"""Criterion tests of the claims: trivial rows never pass, good rows can, a missed control is
 inconclusive."""
 
 from seqlab.papers.claims import CLAIMS

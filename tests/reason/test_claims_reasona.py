@@ -1,4 +1,4 @@
-"""Criterion tests of the r4-reasona claims (CCoT, SoftCoT, soft tokens, Coconut / superposition v2):
+"""Criterion tests of the reason claims (CCoT, SoftCoT, soft tokens, Coconut / superposition v2):
 trivial predictors never pass; each criterion can pass; a missed control is inconclusive."""
 
 import pytest

@@ -1,4 +1,4 @@
-"""Criterion tests of the r4-reasonb reason claims: trivial outcomes never pass; each criterion can pass;
+"""Criterion tests of the later reason claims: trivial outcomes never pass; each criterion can pass;
 a missed positive control is inconclusive."""
 
 import pytest

@@ -106,13 +106,13 @@ def test_cache_bad_input():
 
 
 def test_docs_r4_reasonc_example_runs(capsys):
-    """The r4-reasonc example of docs/reason.md runs and prints what the page says."""
+    """The Coconut-cache example of docs/reason.md runs and prints what the page says."""
     import re
     from pathlib import Path
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "reason.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", doc, re.S)
-    (block,) = [b for b in blocks if b.startswith("# r4-reasonc example")]
+    (block,) = [b for b in blocks if b.startswith("# Coconut with a key-value cache")]
     exec(compile(block, "docs/reason.md", "exec"), {})
     out = capsys.readouterr().out.splitlines()
     assert out == ["True", "['distill', 'student', 'teacher']", "[[0.866, -0.866, -0.866, 0.866]]"]

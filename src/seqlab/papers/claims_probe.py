@@ -123,7 +123,7 @@ CLAIMS = {
 }
 
 
-# -- r4-probea: Frame Representation Hypothesis, categorical simplices, continuous time, shifting tasks --
+# -- Frame Representation Hypothesis, categorical simplices, continuous time, shifting tasks --
 
 FRAMES_TITLE = (
     "Frame Representation Hypothesis: Multi-Token LLM Interpretability and Concept-Guided Text Generation"
@@ -314,7 +314,7 @@ CLAIMS["concat_shift"] = Claim(
 )
 
 
-# -- r4-probeb: onion representations, selective-SSM length gap, representation flow ---------------
+# -- onion representations, selective-SSM length gap, representation flow ---------------
 ONION_PARAMS = {"symbols": 10, "length": 6, "hidden": 16, "steps": 3000, "lr": 5e-3, "probe_steps": 300}
 LENGTH_GAP_PARAMS = {
     "lengths": [9, 17, 33, 65],

@@ -1,4 +1,4 @@
-"""Claims of r4-probec: the counting and copying failures of "Transformers need glasses!" on SmolLM2.
+"""Claims of seqlab.probe: the counting and copying failures of "Transformers need glasses!" on SmolLM2.
 
 Criteria were fixed from the paper before any full run (one tiny seed-0 development run at 2 lengths x 4
 samples checked speed and prompt parsing only; the sizes were then cut for time, the

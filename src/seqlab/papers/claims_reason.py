@@ -227,7 +227,7 @@ PCCOT_ARITH = Claim(
 CLAIMS = {c.name: c for c in (COCONUT_PROSQA, SUPERPOSITION_REACH, COT2_MNNS, PCCOT_ARITH)}
 
 
-# == r4-reasona: CCoT, SoftCoT, Soft Tokens Hard Truths, Coconut / superposition v2 ==============
+# == CCoT, SoftCoT, Soft Tokens Hard Truths, Coconut / superposition v2 ==============
 
 # -- CCoT: compressed contemplation tokens vs no CoT at equal answer decoding (one answer token) --------
 CCOT_TASK = {"n_ops": 4, "modulus": 5}
@@ -460,7 +460,7 @@ CLAIMS[SOFT_TOKENS_PASS1.name] = SOFT_TOKENS_PASS1
 CLAIMS[SOFT_TOKENS_PASSK.name] = SOFT_TOKENS_PASSK
 
 
-# == r4-reasonb: CoT2 at a larger size, continuous memory, CoCoMix, CCDD ==========================
+# == CoT2 at a larger size, continuous memory, CoCoMix, CCDD ==========================
 
 
 # -- CoT2 v2: MNNS at a size where discrete CoT learns but does not saturate ------------------------

@@ -18,11 +18,12 @@ STATUS = {
     ),
     "Does Representation Matter? Exploring Intermediate Layers in Large Language Models": Judgement(
         PARTIAL,
-        "prompt entropy (matrix Renyi), curvature, augmentation invariance (InfoNCE), per-layer probes and "
-        "the layer each metric picks; claim intermediate_layer_probe; missing: the LiDAR and DiME "
-        "invariance metrics and the training-checkpoint study",
+        "prompt entropy (matrix Renyi), curvature, augmentation invariance (InfoNCE), LiDAR and DiME "
+        "(probe.view_metrics, tested against loop formulas), per-layer probes and the layer each metric "
+        "picks; claims intermediate_layer_probe and lidar_layer_pick (the LiDAR-picked layer vs the last); "
+        "missing: the training-checkpoint study",
     ),
-    # -- r4-probeb: onion representations, selective-SSM length gap, representation flow ----------
+    # -- onion representations, selective-SSM length gap, representation flow ----------
     "A Comparative Analysis of Contextual Representation Flow in State-Space and Transformer Architectures": (
         Judgement(
             IMPLEMENTED,
@@ -49,7 +50,7 @@ STATUS = {
     ),
 }
 
-# -- r4-probea ---------------------------------------------------------------------------------------
+# -- frames, continuous time, categorical simplices, shifting tasks --
 _FRH = "Frame Representation Hypothesis: Multi-Token LLM Interpretability and Concept-Guided Text Generation"
 STATUS[_FRH] = (
     Judgement(
@@ -81,11 +82,3 @@ STATUS["Learning useful representations for shifting tasks and distributions"] =
     "and the out-of-distribution benchmarks",
 )
 
-# -- r4-probec: LiDAR and DiME (replaces the entry above) --------------------------------------------------
-STATUS["Does Representation Matter? Exploring Intermediate Layers in Large Language Models"] = Judgement(
-    PARTIAL,
-    "prompt entropy (matrix Renyi), curvature, augmentation invariance (InfoNCE), LiDAR and DiME "
-    "(probe.view_metrics, tested against loop formulas), per-layer probes and the layer each metric "
-    "picks; claims intermediate_layer_probe and lidar_layer_pick (the LiDAR-picked layer vs the last); "
-    "missing: the training-checkpoint study",
-)

@@ -25,15 +25,9 @@ STATUS = {
         "(probe.concepts_simplex: affine independence, barycentric projection of held-out words vs a "
         "shuffled hierarchy; claim categorical_simplex); missing: a WordNet-scale hierarchy",
     ),
-    "Transformers need glasses! Information over-squashing in language tasks": Judgement(
-        PARTIAL,
-        "probe.last_token_collapse: last-token distance of t^n vs t^(n+1) at any layer, fp32 and after "
-        "bf16 / fp16 rounding, on seqlab.lm models and SequenceModel; missing: the counting and copying "
-        "task failures and a claim on SmolLM2",
-    ),
 }
 
-# -- r4-probec: the counting and copying tasks (replaces the entry above) ----------------------------------
+# -- the counting and copying tasks --
 STATUS["Transformers need glasses! Information over-squashing in language tasks"] = Judgement(
     IMPLEMENTED,
     "probe.last_token_collapse: last-token distance of t^n vs t^(n+1) at any layer, fp32 and after bf16 / "

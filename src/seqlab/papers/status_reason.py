@@ -38,7 +38,7 @@ STATUS = {
     ),
 }
 
-# == r4-reasona: CCoT, SoftCoT, Soft Tokens Hard Truths ==================================================
+# == CCoT, SoftCoT, Soft Tokens Hard Truths ==================================================
 STATUS |= {
     "Compressed Chain of Thought: Efficient Reasoning Through Dense Representations": Judgement(
         PARTIAL,
@@ -68,7 +68,7 @@ STATUS |= {
     ),
 }
 
-# == r4-reasonb ===================================================================================
+# == continuous memory, CoCoMix, CCDD, CoT2 v2 ==
 _CCDD = "Coevolutionary Continuous Discrete Diffusion: Make Your Diffusion Language Model a Latent Reasoner"
 STATUS.update(
     {

@@ -694,12 +694,12 @@ def run_concatenated_runs(lm, opt: Options) -> ProbeRun:
     )
 
 
-# -- onion representations (r4-probeb's seqlab.probe.onion, imported when registered) ------------------
+# -- onion representations (seqlab.probe.onion, imported when registered) ------------------
 def _onion(lm, opt: Options, variant: str) -> ProbeRun:
     """Fit the onion model to the last-token state after ``P = 4`` tokens drawn from a small alphabet (8
     ids: digits for a tokenizer model), decode by peeling on held-out sequences; per-position accuracy
     beside a per-position ridge probe and chance."""
-    from seqlab.probe import onion  # r4-probeb's module (registered there)
+    from seqlab.probe import onion
 
     P, V, n = 4, 8, max(96, opt.prompts)
     alphabet = (
