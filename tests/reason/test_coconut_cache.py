@@ -105,7 +105,7 @@ def test_cache_bad_input():
         embeds_with_state(plain.model, torch.zeros(2, 32))
 
 
-def test_docs_r4_reasonc_example_runs(capsys):
+def test_docs_coconut_cache_example_runs(capsys):
     """The Coconut-cache example of docs/reason.md runs and prints what the page says."""
     import re
     from pathlib import Path
