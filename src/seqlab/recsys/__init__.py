@@ -5,7 +5,15 @@ registered recommenders (kind ``"recommender"``): ``popularity``, ``sasrec``, ``
 ``grid`` (generative retrieval over semantic IDs), and the experiment cells of the recsys claims.
 """
 
-from seqlab.recsys import dare, experiments, grid, gru4rec, popularity, sasrec  # noqa: F401  (registration)
+from seqlab.recsys import (  # noqa: F401  (registration)
+    dare,
+    experiments,
+    grid,
+    gru4rec,
+    popularity,
+    sasrec,
+    unirec,
+)
 from seqlab.recsys.base import Recommender, ScoringRecommender, evaluate
 from seqlab.recsys.dare import DARE
 from seqlab.recsys.data import Interactions, Split, leave_one_out, load_ml100k
@@ -13,6 +21,7 @@ from seqlab.recsys.grid import GRID
 from seqlab.recsys.gru4rec import GRU4Rec
 from seqlab.recsys.popularity import Popularity
 from seqlab.recsys.sasrec import SASRec
+from seqlab.recsys.unirec import UniRec
 
 __all__ = [
     "DARE",
@@ -24,6 +33,7 @@ __all__ = [
     "SASRec",
     "ScoringRecommender",
     "Split",
+    "UniRec",
     "evaluate",
     "leave_one_out",
     "load_ml100k",

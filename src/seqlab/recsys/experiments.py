@@ -40,9 +40,7 @@ def load_split(dataset: str = "ml-100k", users: int | None = None) -> Split:
     if users is not None:
         if not isinstance(users, int) or not 1 <= users <= split.num_users:
             raise ValueError(f"users must be an int in 1..{split.num_users}, got {users!r}")
-        split = Split(
-            split.num_items, split.train[:users], split.valid[:users], split.test[:users], split.item_text
-        )
+        split = split.subset(range(users))
     return split
 
 
