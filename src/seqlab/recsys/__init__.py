@@ -11,6 +11,7 @@ from seqlab.recsys import (  # noqa: F401  (registration)
     grid,
     gru4rec,
     popularity,
+    recformer,
     sasrec,
     unirec,
 )
@@ -20,6 +21,7 @@ from seqlab.recsys.data import Interactions, Split, leave_one_out, load_ml100k
 from seqlab.recsys.grid import GRID
 from seqlab.recsys.gru4rec import GRU4Rec
 from seqlab.recsys.popularity import Popularity
+from seqlab.recsys.recformer import Recformer
 from seqlab.recsys.sasrec import SASRec
 from seqlab.recsys.unirec import UniRec
 
@@ -29,6 +31,7 @@ __all__ = [
     "GRU4Rec",
     "Interactions",
     "Popularity",
+    "Recformer",
     "Recommender",
     "SASRec",
     "ScoringRecommender",

@@ -241,3 +241,28 @@ def leave_one_out(data: Interactions, min_history: int = 1) -> Split:
         torch.tensor(valid_t, dtype=torch.float64),
         torch.tensor(test_t, dtype=torch.float64),
     )
+
+
+def cold_item_split(split: Split, fraction: float, seed: int = 0) -> tuple[Split, torch.Tensor]:
+    """Hold out a random ``fraction`` of the catalogue as *cold* items: every interaction with them is
+    removed from the training histories (they are never seen in training); the validation and test
+    targets and the test-time histories are unchanged. Returns the new split and the boolean mask
+    ``cold`` of shape ``(num_items + 1,)``. A user left with no training item keeps none (the model
+    must cope with an empty training history; evaluation histories still hold the validation item).
+    """
+    if not 0 < fraction < 1:
+        raise ValueError(f"fraction must lie in (0, 1), got {fraction!r}")
+    g = torch.Generator().manual_seed(seed)
+    n = split.num_items
+    pick = torch.randperm(n, generator=g)[: max(1, round(fraction * n))] + 1
+    cold = torch.zeros(n + 1, dtype=torch.bool)
+    cold[pick] = True
+    keep = [~cold[t] for t in split.train]
+    train = [t[k] for t, k in zip(split.train, keep, strict=True)]
+    times = None
+    if split.train_times is not None:
+        times = [t[k] for t, k in zip(split.train_times, keep, strict=True)]
+    out = Split(
+        n, train, split.valid, split.test, split.item_text, times, split.valid_times, split.test_times
+    )
+    return out, cold

@@ -17,9 +17,13 @@ from __future__ import annotations
 
 import time
 
+import torch
+
 from seqlab.experiments.cell import experiment
-from seqlab.recsys.base import evaluate
-from seqlab.recsys.data import Split, leave_one_out, load_ml100k
+from seqlab.recsys.base import evaluate, user_ranks
+from seqlab.recsys.data import Split, cold_item_split, leave_one_out, load_ml100k
+from seqlab.recsys.metrics import summarize
+from seqlab.recsys.unirec import non_uniformity
 from seqlab.registry import create
 
 DEFAULTS = {
@@ -28,6 +32,8 @@ DEFAULTS = {
     "gru4rec": {"epochs": 8, "batch_size": 256, "lr": 5e-3, "max_len": 50},
     "dare": {"epochs": 3, "batch_size": 256, "lr": 3e-3, "max_len": 50},
     "grid": {"epochs": 8, "batch_size": 128, "lr": 5e-3},  # chosen on validation targets
+    "unirec": {"epochs": 8, "batch_size": 256, "lr": 5e-3, "max_len": 50},  # SASRec's settings
+    "recformer": {"epochs": 1, "batch_size": 64, "lr": 1e-3, "max_steps": 600},
 }
 DATASETS = ("ml-100k",)
 
@@ -122,4 +128,70 @@ def grid_ablation(params: dict, seed: int) -> dict:
     grid = build("grid", seed, **params.get("grid", {})).fit(split)
     out = _flat("grid", evaluate(grid, split))
     out.update({f"grid.sid_{k}": float(v) for k, v in grid.report().items()})
+    return out
+
+
+def _timed_fit(model, split):
+    """Fit and return the process CPU seconds it took (wall seconds are ``model.train_seconds``)."""
+    t0 = time.process_time()
+    model.fit(split)
+    return time.process_time() - t0
+
+
+def group_metrics(prefix: str, ranks: torch.Tensor, groups: dict[str, torch.Tensor]) -> dict[str, float]:
+    """``{prefix.group.metric: value}`` of :func:`summarize` on each boolean user ``group``."""
+    out = {}
+    for g, mask in groups.items():
+        if int(mask.sum()) == 0:
+            raise ValueError(f"group {g!r} holds no users")
+        out.update({f"{prefix}.{g}.{k}": v for k, v in summarize(ranks[mask]).items()})
+    out[f"{prefix}.users"] = float(len(ranks))
+    return out
+
+
+def unirec_groups(split: Split, tail_quantile: float = 0.8) -> dict[str, torch.Tensor]:
+    """All users; *non-uniform* users (gap non-uniformity of the training history above the median);
+    users whose test target is a *tail* item (training count below the ``tail_quantile`` of counts)."""
+    from seqlab.recsys.unirec import UniRec
+
+    u = torch.tensor([non_uniformity(t) for t in split.train_times])
+    tail = UniRec.tail_items(split.train_counts(), tail_quantile)
+    return {
+        "all": torch.ones(len(u), dtype=torch.bool),
+        "non_uniform": u > u.median(),
+        "tail": tail[split.test],
+    }
+
+
+@experiment("recsys.unirec_vs_sasrec")
+def unirec_vs_sasrec(params: dict, seed: int) -> dict:
+    """Popularity, SASRec and UniRec on ML-100K (one seed): metrics on all / non-uniform / tail users."""
+    split = load_split("ml-100k", params.get("users"))
+    groups = unirec_groups(split)
+    out = {f"groups.{g}": float(m.sum()) for g, m in groups.items()}
+    for name in ("popularity", "sasrec", "unirec"):
+        model = build(name, seed, **params.get(name, {}))
+        out[f"{name}.cpu_seconds"] = _timed_fit(model, split)
+        out[f"{name}.train_seconds"] = float(model.train_seconds)
+        out.update(group_metrics(name, user_ranks(model, split), groups))
+    return out
+
+
+@experiment("recsys.recformer_cold")
+def recformer_cold(params: dict, seed: int) -> dict:
+    """Popularity, SASRec and Recformer trained with a ``cold_fraction`` of items held out of training
+    (seeded); metrics on users whose test item is cold (never seen in training) and on the others."""
+    split = load_split("ml-100k", params.get("users"))
+    split, cold = cold_item_split(split, float(params.get("cold_fraction", 0.2)), seed)
+    is_cold = cold[split.test]
+    groups = {"all": torch.ones(len(is_cold), dtype=torch.bool), "cold": is_cold, "warm": ~is_cold}
+    out = {f"groups.{g}": float(m.sum()) for g, m in groups.items()}
+    seen = torch.tensor([float(torch.unique(h).numel()) for h in split.history()])
+    for k in (10, 20):  # a uniformly random ranking of the unseen items
+        out[f"random.cold.recall@{k}"] = float((k / (split.num_items - seen[is_cold])).clamp(max=1).mean())
+    for name in ("popularity", "sasrec", "recformer"):
+        model = build(name, seed, **params.get(name, {}))
+        out[f"{name}.cpu_seconds"] = _timed_fit(model, split)
+        out[f"{name}.train_seconds"] = float(model.train_seconds)
+        out.update(group_metrics(name, user_ranks(model, split), groups))
     return out
