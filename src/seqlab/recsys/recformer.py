@@ -42,7 +42,7 @@ from seqlab.registry import Paper, register
 
 RECFORMER_TITLE = "Text Is All You Need: Learning Language Representations for Sequential Recommendation"
 SUMMARY, KEY, VALUE = 0, 1, 2  # token types
-_ML_TEXT = re.compile(r"^(?P<title>.*?)(?: \((?P<year>[^()]*)\))?; genres: (?P<genres>.*)$")
+_ML_TEXT = re.compile(r"^(?P<title>.*?)(?: \((?P<year>[^()]*)\))?; genres:\s*(?P<genres>.*)$")
 
 
 def item_attributes(text: str) -> dict[str, str]:
