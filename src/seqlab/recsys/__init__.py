@@ -13,6 +13,7 @@ from seqlab.recsys import (  # noqa: F401  (registration)
     popularity,
     recformer,
     sasrec,
+    timesync,
     unirec,
 )
 from seqlab.recsys.base import Recommender, ScoringRecommender, evaluate
@@ -23,6 +24,7 @@ from seqlab.recsys.gru4rec import GRU4Rec
 from seqlab.recsys.popularity import Popularity
 from seqlab.recsys.recformer import Recformer
 from seqlab.recsys.sasrec import SASRec
+from seqlab.recsys.timesync import TIMeSynC
 from seqlab.recsys.unirec import UniRec
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "SASRec",
     "ScoringRecommender",
     "Split",
+    "TIMeSynC",
     "UniRec",
     "evaluate",
     "leave_one_out",

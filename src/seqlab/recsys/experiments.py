@@ -33,6 +33,7 @@ DEFAULTS = {
     "dare": {"epochs": 3, "batch_size": 256, "lr": 3e-3, "max_len": 50},
     "grid": {"epochs": 8, "batch_size": 128, "lr": 5e-3},  # chosen on validation targets
     "unirec": {"epochs": 8, "batch_size": 256, "lr": 5e-3, "max_len": 50},  # SASRec's settings
+    "timesync": {"epochs": 6, "batch_size": 128, "lr": 5e-3},
     "recformer": {"epochs": 1, "batch_size": 64, "lr": 1e-3, "max_steps": 600},
 }
 DATASETS = ("ml-100k",)
@@ -194,4 +195,28 @@ def recformer_cold(params: dict, seed: int) -> dict:
         out[f"{name}.cpu_seconds"] = _timed_fit(model, split)
         out[f"{name}.train_seconds"] = float(model.train_seconds)
         out.update(group_metrics(name, user_ranks(model, split), groups))
+    return out
+
+
+@experiment("recsys.timesync_intent")
+def timesync_intent(params: dict, seed: int) -> dict:
+    """Next-intent (genre of the test item) hit@1 of TIMeSynC with synchronized streams and with the
+    single fast stream, beside the global genre prior and each user's most frequent history genre."""
+    from seqlab.recsys.timesync import genre_matrix, intent_hits
+
+    split = load_split("ml-100k", params.get("users"))
+    genres, _ = genre_matrix(split.item_text)
+    hist, times = split.history(), split.history_times()
+    prior = genres[torch.cat(split.train)].sum(0)
+    out = {"prior.hit@1": float(intent_hits(prior.expand(len(hist), -1), genres, split.test).mean())}
+    user_top = torch.stack([genres[h].sum(0) for h in hist])
+    out["user_top.hit@1"] = float(intent_hits(user_top, genres, split.test).mean())
+    for streams in ("synchronized", "single"):
+        name = "sync" if streams == "synchronized" else "single"
+        model = build("timesync", seed, streams=streams, **params.get("timesync", {}))
+        out[f"{name}.cpu_seconds"] = _timed_fit(model, split)
+        out[f"{name}.train_seconds"] = float(model.train_seconds)
+        p = model.intent(hist, times)
+        out[f"{name}.hit@1"] = float(intent_hits(p, genres, split.test).mean())
+        out.update({f"{name}.{k}": v for k, v in summarize(user_ranks(model, split)).items()})
     return out
