@@ -10,6 +10,7 @@ from seqlab.recsys import (  # noqa: F401  (registration)
     experiments,
     grid,
     gru4rec,
+    playlist,
     popularity,
     recformer,
     sasrec,
@@ -21,6 +22,7 @@ from seqlab.recsys.dare import DARE
 from seqlab.recsys.data import Interactions, Split, leave_one_out, load_ml100k
 from seqlab.recsys.grid import GRID
 from seqlab.recsys.gru4rec import GRU4Rec
+from seqlab.recsys.playlist import PlaylistSeq2Seq
 from seqlab.recsys.popularity import Popularity
 from seqlab.recsys.recformer import Recformer
 from seqlab.recsys.sasrec import SASRec
@@ -32,6 +34,7 @@ __all__ = [
     "GRID",
     "GRU4Rec",
     "Interactions",
+    "PlaylistSeq2Seq",
     "Popularity",
     "Recformer",
     "Recommender",

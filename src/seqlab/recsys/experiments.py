@@ -34,6 +34,7 @@ DEFAULTS = {
     "grid": {"epochs": 8, "batch_size": 128, "lr": 5e-3},  # chosen on validation targets
     "unirec": {"epochs": 8, "batch_size": 256, "lr": 5e-3, "max_len": 50},  # SASRec's settings
     "timesync": {"epochs": 6, "batch_size": 128, "lr": 5e-3},
+    "playlist": {"epochs": 4, "batch_size": 64, "lr": 3e-3},
     "recformer": {"epochs": 1, "batch_size": 64, "lr": 1e-3, "max_steps": 600},
 }
 DATASETS = ("ml-100k",)
@@ -219,4 +220,56 @@ def timesync_intent(params: dict, seed: int) -> dict:
         p = model.intent(hist, times)
         out[f"{name}.hit@1"] = float(intent_hits(p, genres, split.test).mean())
         out.update({f"{name}.{k}": v for k, v in summarize(user_ranks(model, split)).items()})
+    return out
+
+
+@experiment("recsys.playlist_probes")
+def playlist_probes(params: dict, seed: int) -> dict:
+    """Seq2seq playlist embeddings on ML-100K (one seed): ridge-probe accuracies (dominant genre,
+    popularity and length tertiles, original vs reversed order) for the seq2seq embedding, the bag of
+    items and the untrained encoder, each task's majority class, reconstruction accuracy, and
+    recommendation by nearest playlist (Recall/NDCG) beside popularity."""
+    from seqlab.probe.layers import probe_accuracy
+    from seqlab.recsys.playlist import Seq2SeqAutoencoder, embed_sequences, probe_labels
+    from seqlab.recsys.timesync import genre_matrix
+
+    split = load_split("ml-100k", params.get("users"))
+    model = build("playlist", seed, **params.get("playlist", {}))
+    out = {
+        "playlist.cpu_seconds": _timed_fit(model, split),
+        "playlist.train_seconds": float(model.train_seconds),
+    }
+    g = torch.Generator().manual_seed(seed)
+    pick = torch.randperm(len(model.playlists), generator=g)[: int(params.get("probe_playlists", 3000))]
+    lists = [model.playlists[i] for i in pick.tolist()]
+    labels = probe_labels(lists, genre_matrix(split.item_text)[0], model.counts)
+    n = len(lists)
+    perm = torch.randperm(n, generator=g)
+    tr, te = perm[: int(0.6 * n)], perm[int(0.6 * n) :]
+    with torch.random.fork_rng():
+        torch.manual_seed(seed + 1000)
+        untrained = Seq2SeqAutoencoder(split.num_items + 1, model.d_item, model.d_model).eval()
+    reverse = [p.flip(0) for p in lists]
+    embeddings = {
+        "seq2seq": lambda s: embed_sequences(model.model, s, "seq2seq"),
+        "bag": lambda s: embed_sequences(model.model, s, "bag"),
+        "untrained": lambda s: embed_sequences(untrained, s, "seq2seq"),
+    }
+    for kind, fn in embeddings.items():
+        X = fn(lists).double()
+        for task, y in labels.items():
+            out[f"{kind}.{task}"] = probe_accuracy(X, y, split=(tr, te))
+        Xo = torch.cat([X, fn(reverse).double()])
+        yo = torch.cat([torch.zeros(n, dtype=torch.long), torch.ones(n, dtype=torch.long)])
+        out[f"{kind}.order"] = probe_accuracy(
+            Xo, yo, split=(torch.cat([tr, tr + n]), torch.cat([te, te + n]))
+        )
+    for task, y in labels.items():
+        out[f"majority.{task}"] = float((y[te] == torch.bincount(y[tr]).argmax()).double().mean())
+    out["majority.order"] = 0.5
+    out["playlist.reconstruction"] = model.reconstruction_accuracy(lists)
+    flat = torch.cat(lists)
+    out["unigram.reconstruction"] = float((flat == model.counts.argmax()).double().mean())
+    out.update({f"playlist.{k}": v for k, v in summarize(user_ranks(model, split)).items()})
+    out.update({f"popularity.{k}": v for k, v in evaluate(build("popularity").fit(split), split).items()})
     return out
