@@ -166,8 +166,9 @@ def recbole_config(data_path: Path, ckpt: Path, epochs: int, seed: int) -> dict:
     }
 
 
-def run_recbole(model: str, epochs: int, seed: int, log=print) -> dict:
-    """RecBole's ``model`` in its venv; ``{"test": {...}, "wall_seconds": s}`` or ``{"error": why}``."""
+def _in_venv(runner: str, marker: str, model: str, epochs: int, seed: int, extra=(), log=print) -> dict:
+    """Run ``runner`` for RecBole's ``model`` in its venv on the extracted atomic files; the JSON after
+    ``marker`` on its output, or ``{"error": why}``."""
     try:
         py = ensure_venv(log)
     except (subprocess.CalledProcessError, OSError) as err:
@@ -176,40 +177,25 @@ def run_recbole(model: str, epochs: int, seed: int, log=print) -> dict:
         data = extract_atomic(Path(tmp) / "data")
         cfg = recbole_config(data, Path(tmp) / "ckpt", epochs, seed)
         env = dict(os.environ, TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1", OMP_NUM_THREADS="1")
-        proc = subprocess.run(
-            [str(py), "-c", RUNNER, model, json.dumps(cfg)], capture_output=True, text=True, env=env, cwd=tmp
-        )
+        argv = [str(py), "-c", runner, model, json.dumps(cfg), *map(str, extra)]
+        proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=tmp)
     for line in proc.stdout.splitlines():
-        if line.startswith("RECBOLE_RESULT "):
-            return json.loads(line[len("RECBOLE_RESULT ") :])
+        if line.startswith(marker + " "):
+            return json.loads(line[len(marker) + 1 :])
     tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
     return {"error": f"RecBole {model} exited {proc.returncode}: " + " | ".join(tail)}
+
+
+def run_recbole(model: str, epochs: int, seed: int, log=print) -> dict:
+    """RecBole's ``model`` in its venv; ``{"test": {...}, "wall_seconds": s}`` or ``{"error": why}``."""
+    return _in_venv(RUNNER, "RECBOLE_RESULT", model, epochs, seed, log=log)
 
 
 def recbole_throughput(model: str, seed: int, batches: int, users: int, log=print) -> dict:
     """RecBole ``model`` in its venv: ``batches`` training steps (batch 256) and full-ranking top-20 of
     ``users`` test users; targets/s and users/s by process CPU time and by wall time."""
-    try:
-        py = ensure_venv(log)
-    except (subprocess.CalledProcessError, OSError) as err:
-        return {"error": f"could not set up RecBole's environment: {err}"}
-    with tempfile.TemporaryDirectory() as tmp:
-        data = extract_atomic(Path(tmp) / "data")
-        cfg = recbole_config(data, Path(tmp) / "ckpt", 1, seed)
-        env = dict(os.environ, TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1", OMP_NUM_THREADS="1")
-        proc = subprocess.run(
-            [str(py), "-c", THROUGHPUT_RUNNER, model, json.dumps(cfg), str(batches), str(users)],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=tmp,
-        )
-    for line in proc.stdout.splitlines():
-        if line.startswith("RECBOLE_SPEED "):
-            r = json.loads(line[len("RECBOLE_SPEED ") :])
-            return {**r, **_rates(r)}
-    tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
-    return {"error": f"RecBole {model} exited {proc.returncode}: " + " | ".join(tail)}
+    r = _in_venv(THROUGHPUT_RUNNER, "RECBOLE_SPEED", model, 1, seed, (batches, users), log=log)
+    return r if "error" in r else {**r, **_rates(r)}
 
 
 def _rates(r: dict) -> dict:
