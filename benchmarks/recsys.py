@@ -57,6 +57,54 @@ print("RECBOLE_RESULT " + json.dumps({"test": test, "wall_seconds": wall}))
 """
 
 
+THROUGHPUT_RUNNER = r"""
+import json, sys, time
+import torch
+torch.set_num_threads(1)
+from recbole.config import Config
+from recbole.data import create_dataset, data_preparation
+from recbole.utils import get_model, init_seed
+cfg = json.loads(sys.argv[2])
+n_batches, n_eval = int(sys.argv[3]), int(sys.argv[4])
+config = Config(model=sys.argv[1], dataset="ml-100k", config_dict=cfg)
+init_seed(config["seed"], config["reproducibility"])
+dataset = create_dataset(config)
+train_data, valid_data, test_data = data_preparation(config, dataset)
+model = get_model(config["model"])(config, train_data._dataset)
+opt = torch.optim.Adam(model.parameters(), lr=config["learning_rate"])
+model.train()
+seen = 0
+c0, w0 = time.process_time(), time.perf_counter()
+for b, inter in enumerate(train_data):
+    if b == n_batches:
+        break
+    loss = model.calculate_loss(inter)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    seen += len(inter)
+train_cpu, train_wall = time.process_time() - c0, time.perf_counter() - w0
+model.eval()
+users = 0
+c0, w0 = time.process_time(), time.perf_counter()
+with torch.no_grad():
+    for inter, history_index, _, _ in test_data:
+        scores = model.full_sort_predict(inter).view(len(inter), -1)
+        scores[:, 0] = -float("inf")
+        if history_index is not None:
+            scores[history_index] = -float("inf")
+        torch.topk(scores, 20, dim=1)
+        users += len(inter)
+        if users >= n_eval:
+            break
+rank_cpu, rank_wall = time.process_time() - c0, time.perf_counter() - w0
+out = {"train_targets": seen, "train_cpu_s": train_cpu, "train_wall_s": train_wall,
+       "rank_users": users, "rank_cpu_s": rank_cpu, "rank_wall_s": rank_wall,
+       "items": int(dataset.item_num)}
+print("RECBOLE_SPEED " + json.dumps(out))
+"""
+
+
 def ensure_venv(log=print) -> Path:
     py = VENV / "bin" / "python"
     ok = (
@@ -118,8 +166,9 @@ def recbole_config(data_path: Path, ckpt: Path, epochs: int, seed: int) -> dict:
     }
 
 
-def run_recbole(model: str, epochs: int, seed: int, log=print) -> dict:
-    """RecBole's ``model`` in its venv; ``{"test": {...}, "wall_seconds": s}`` or ``{"error": why}``."""
+def _in_venv(runner: str, marker: str, model: str, epochs: int, seed: int, extra=(), log=print) -> dict:
+    """Run ``runner`` for RecBole's ``model`` in its venv on the extracted atomic files; the JSON after
+    ``marker`` on its output, or ``{"error": why}``."""
     try:
         py = ensure_venv(log)
     except (subprocess.CalledProcessError, OSError) as err:
@@ -128,30 +177,83 @@ def run_recbole(model: str, epochs: int, seed: int, log=print) -> dict:
         data = extract_atomic(Path(tmp) / "data")
         cfg = recbole_config(data, Path(tmp) / "ckpt", epochs, seed)
         env = dict(os.environ, TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1", OMP_NUM_THREADS="1")
-        proc = subprocess.run(
-            [str(py), "-c", RUNNER, model, json.dumps(cfg)], capture_output=True, text=True, env=env, cwd=tmp
-        )
+        argv = [str(py), "-c", runner, model, json.dumps(cfg), *map(str, extra)]
+        proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=tmp)
     for line in proc.stdout.splitlines():
-        if line.startswith("RECBOLE_RESULT "):
-            return json.loads(line[len("RECBOLE_RESULT ") :])
+        if line.startswith(marker + " "):
+            return json.loads(line[len(marker) + 1 :])
     tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
     return {"error": f"RecBole {model} exited {proc.returncode}: " + " | ".join(tail)}
 
 
-def throughput(split, seed: int, epochs: int) -> dict:
-    """Training target items/s and full-ranking users/s of seqlab's SASRec (one thread)."""
-    from seqlab.recsys.base import evaluate
+def run_recbole(model: str, epochs: int, seed: int, log=print) -> dict:
+    """RecBole's ``model`` in its venv; ``{"test": {...}, "wall_seconds": s}`` or ``{"error": why}``."""
+    return _in_venv(RUNNER, "RECBOLE_RESULT", model, epochs, seed, log=log)
+
+
+def recbole_throughput(model: str, seed: int, batches: int, users: int, log=print) -> dict:
+    """RecBole ``model`` in its venv: ``batches`` training steps (batch 256) and full-ranking top-20 of
+    ``users`` test users; targets/s and users/s by process CPU time and by wall time."""
+    r = _in_venv(THROUGHPUT_RUNNER, "RECBOLE_SPEED", model, 1, seed, (batches, users), log=log)
+    return r if "error" in r else {**r, **_rates(r)}
+
+
+def _rates(r: dict) -> dict:
+    return {
+        "train_targets_per_cpu_s": r["train_targets"] / r["train_cpu_s"],
+        "train_targets_per_wall_s": r["train_targets"] / r["train_wall_s"],
+        "rank_users_per_cpu_s": r["rank_users"] / r["rank_cpu_s"],
+        "rank_users_per_wall_s": r["rank_users"] / r["rank_wall_s"],
+    }
+
+
+def throughput(split, seed: int, epochs: int, name: str = "sasrec") -> dict:
+    """seqlab ``name``: training targets (non-padding next-item targets) per second over ``epochs``
+    epochs and full-ranking users per second over every test user, by CPU and by wall time."""
+    from seqlab.recsys.base import user_ranks
     from seqlab.recsys.experiments import build
 
-    m = build("sasrec", seed, epochs=epochs)
+    m = build(name, seed, epochs=epochs)
+    c0 = time.process_time()
     m.fit(split)
+    train_cpu = time.process_time() - c0
     targets = sum(max(int(t.numel()) - 1, 0) for t in split.train) * epochs
-    t0 = time.perf_counter()
-    evaluate(m, split)
-    return {
-        "train_items_per_s": targets / m.train_seconds,
-        "rank_users_per_s": split.num_users / (time.perf_counter() - t0),
+    c0, w0 = time.process_time(), time.perf_counter()
+    user_ranks(m, split)
+    r = {
+        "train_targets": targets,
+        "train_cpu_s": train_cpu,
+        "train_wall_s": m.train_seconds,
+        "rank_users": split.num_users,
+        "rank_cpu_s": time.process_time() - c0,
+        "rank_wall_s": time.perf_counter() - w0,
     }
+    return {**r, **_rates(r)}
+
+
+def speed_table(speed: dict) -> str:
+    from seqlab.experiments.report import md_table
+
+    head = ["implementation", "train targets/cpu-s", "train targets/wall-s"]
+    head += ["rank users/cpu-s", "rank users/wall-s"]
+    rows = []
+    for name, r in speed.items():
+        if "error" in r:
+            rows.append([name, r["error"][:80], "-", "-", "-"])
+            continue
+        rows.append(
+            [name]
+            + [
+                f"{r[k]:.0f}"
+                for k in (
+                    "train_targets_per_cpu_s",
+                    "train_targets_per_wall_s",
+                    "rank_users_per_cpu_s",
+                    "rank_users_per_wall_s",
+                )
+            ]
+        )
+    return md_table(head, rows)
 
 
 def main(argv=None) -> int:
@@ -160,13 +262,15 @@ def main(argv=None) -> int:
     p.add_argument("--recbole-epochs", type=int, default=1, help="RecBole epochs (each ~30x a window epoch)")
     p.add_argument("--no-recbole", action="store_true", help="skip RecBole")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--models", default="popularity,sasrec,gru4rec,grid")
+    p.add_argument("--models", default="popularity,sasrec,gru4rec,grid,unirec,recformer,timesync,playlist")
+    p.add_argument("--speed-only", action="store_true", help="only the throughput comparison")
+    p.add_argument("--recbole-batches", type=int, default=40, help="RecBole training steps timed")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     from seqlab.experiments.report import md_table
     from seqlab.recsys.experiments import compare, load_split
 
-    models = args.models.split(",")
+    models = [] if args.speed_only else args.models.split(",")
     over = {m: {"epochs": args.epochs} for m in models if m != "popularity"} if args.epochs else {}
     results = {
         name: dict(row) for name, row in compare(models, seed=args.seed, overrides=over, log=print).items()
@@ -180,7 +284,7 @@ def main(argv=None) -> int:
         for n, r in results.items()
     ]
     recbole = {}
-    if not args.no_recbole:
+    if not args.no_recbole and not args.speed_only:
         for model in ("SASRec", "GRU4Rec"):
             r = run_recbole(model, args.recbole_epochs, args.seed)
             recbole[model] = r
@@ -195,15 +299,19 @@ def main(argv=None) -> int:
                         f"{r['wall_seconds']:.1f} (incl. data + eval)",
                     ]
                 )
-    speed = throughput(load_split(), args.seed, 1)
+    split = load_split()
+    speed = {"seqlab SASRec": throughput(split, args.seed, 1)}
+    if not args.no_recbole:
+        speed["RecBole SASRec"] = recbole_throughput(
+            "SASRec", args.seed, args.recbole_batches, split.num_users
+        )
     head = ["model", "Recall@10", "NDCG@10", "Recall@20", "NDCG@20", "train s"]
-    print(md_table(head, rows))
-    print(
-        f"seqlab SASRec: {speed['train_items_per_s']:.0f} training targets/s, "
-        f"{speed['rank_users_per_s']:.0f} users/s full ranking (one thread)"
-    )
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(
+    text = (md_table(head, rows) + "\n\n" if rows else "") + speed_table(speed)
+    print(text)
+    out = OUT.with_name("recsys_speed.json") if args.speed_only else OUT
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".md").write_text(text + "\n")
+    out.write_text(
         json.dumps(
             {
                 "seqlab": results,
@@ -215,7 +323,7 @@ def main(argv=None) -> int:
             indent=1,
         )
     )
-    print(f"wrote {OUT}")
+    print(f"wrote {out} and {out.with_suffix('.md')}")
     return 0
 
 

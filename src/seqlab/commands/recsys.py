@@ -1,4 +1,5 @@
-"""``seqlab recsys --dataset ml-100k``: popularity, SASRec, GRU4Rec and GRID side by side.
+"""``seqlab recsys --dataset ml-100k``: every recommender side by side (popularity, SASRec, GRU4Rec,
+GRID, UniRec, Recformer, TIMeSynC, playlist embeddings; DARE on request).
 
 Every model is trained on the same leave-one-out split and evaluated by full ranking over all items
 (seen items excluded): Recall@10/20, NDCG@10/20 and seconds to train. See docs/recsys.md.
@@ -9,9 +10,9 @@ from __future__ import annotations
 import json
 
 NAME = "recsys"
-HELP = "sequential recommendation on MovieLens-100K: popularity, SASRec, GRU4Rec, GRID side by side"
-MODELS = ("popularity", "sasrec", "gru4rec", "grid", "dare")
-DEFAULT = ("popularity", "sasrec", "gru4rec", "grid")
+HELP = "sequential recommendation on MovieLens-100K: popularity, SASRec, GRU4Rec, GRID, ... side by side"
+MODELS = ("popularity", "sasrec", "gru4rec", "grid", "dare", "unirec", "recformer", "timesync", "playlist")
+DEFAULT = ("popularity", "sasrec", "gru4rec", "grid", "unirec", "recformer", "timesync", "playlist")
 
 
 def add_arguments(p):

@@ -24,4 +24,39 @@ STATUS = {
         "learnable synthetic task; missing: the paper's long-sequence data (Taobao, Tmall), AUC/GAUC "
         "evaluation, the linear-projection baselines and any claim run",
     ),
+    "UniRec: A Dual Enhancement of Uniformity and Frequency in Sequential Recommendations": Judgement(
+        PARTIAL,
+        "recommender unirec: multidimensional time module (log-interval buckets, hour, weekday), "
+        "non-uniformity = std of log gaps with the median split, uniform windows perturbed by item dropout "
+        "with a consistency loss, tail items enhanced by a learned aggregate of co-occurrence neighbours "
+        "trained on head items; tested against direct formulas; claim unirec_vs_sasrec on MovieLens-100K "
+        "(all / non-uniform / tail users); missing: the paper's exact augmentation operators, its "
+        "bidirectional mutual-enhancement schedule and its four Amazon/Yelp data sets",
+    ),
+    "Text Is All You Need: Learning Language Representations for Sequential Recommendation": Judgement(
+        PARTIAL,
+        "recommender recformer: items as flattened key-value text (title/genre/year, MiniLM WordPiece "
+        "tokens and frozen MiniLM token embeddings), token + position + item-position + token-type "
+        "embeddings, one transformer encoder for histories and items, in-batch contrastive training; "
+        "cold-start claim recformer_cold_start on items held out of training; missing: the paper's "
+        "bidirectional Longformer encoder (causal here, summary token last), its MLM pre-training and "
+        "two-stage fine-tuning, and its Amazon data sets",
+    ),
+    "TIMeSynC: Temporal Intent Modelling with Synchronized Context Encodings for Financial Service "
+    "Applications": Judgement(
+        PARTIAL,
+        "recommender timesync: a fast per-rating stream and a slow per-time-window genre-aggregate stream "
+        "(GRU), synchronised by timestamp (each event sees only windows completed by its time), causal "
+        "attention encoder, next-intent (genre) head; the single-stream baseline; claim "
+        "timesync_synchronized_streams; missing: the paper's financial multi-domain data, more than two "
+        "streams and its encoder-decoder over several future intents",
+    ),
+    "Representation, Exploration and Recommendation of Music Playlists": Judgement(
+        PARTIAL,
+        "recommender playlist: GRU seq2seq autoencoder over item sequences (users' histories cut into "
+        "playlists), the bottleneck as the playlist embedding, bag-of-items and untrained-encoder "
+        "baselines, ridge probes (dominant genre, popularity, length, order) and recommendation by "
+        "nearest playlist; claim playlist_seq2seq_probes; missing: music data (Spotify/8tracks, audio "
+        "features), the paper's attention and hierarchical variants and the exploration (t-SNE) study",
+    ),
 }

@@ -5,25 +5,44 @@ registered recommenders (kind ``"recommender"``): ``popularity``, ``sasrec``, ``
 ``grid`` (generative retrieval over semantic IDs), and the experiment cells of the recsys claims.
 """
 
-from seqlab.recsys import dare, experiments, grid, gru4rec, popularity, sasrec  # noqa: F401  (registration)
+from seqlab.recsys import (  # noqa: F401  (registration)
+    dare,
+    experiments,
+    grid,
+    gru4rec,
+    playlist,
+    popularity,
+    recformer,
+    sasrec,
+    timesync,
+    unirec,
+)
 from seqlab.recsys.base import Recommender, ScoringRecommender, evaluate
 from seqlab.recsys.dare import DARE
 from seqlab.recsys.data import Interactions, Split, leave_one_out, load_ml100k
 from seqlab.recsys.grid import GRID
 from seqlab.recsys.gru4rec import GRU4Rec
+from seqlab.recsys.playlist import PlaylistSeq2Seq
 from seqlab.recsys.popularity import Popularity
+from seqlab.recsys.recformer import Recformer
 from seqlab.recsys.sasrec import SASRec
+from seqlab.recsys.timesync import TIMeSynC
+from seqlab.recsys.unirec import UniRec
 
 __all__ = [
     "DARE",
     "GRID",
     "GRU4Rec",
     "Interactions",
+    "PlaylistSeq2Seq",
     "Popularity",
+    "Recformer",
     "Recommender",
     "SASRec",
     "ScoringRecommender",
     "Split",
+    "TIMeSynC",
+    "UniRec",
     "evaluate",
     "leave_one_out",
     "load_ml100k",

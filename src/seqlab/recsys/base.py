@@ -80,20 +80,33 @@ class ScoringRecommender(Recommender):
         return torch.sort(-s, dim=1, stable=True).indices[:, :k]
 
 
-def evaluate(
-    model: Recommender, split: Split, stage: str = "test", ks=KS, batch_size: int = 256
-) -> dict[str, float]:
-    """Recall@K and NDCG@K of ``model`` on ``split``'s ``stage`` targets, seen items excluded."""
+def user_ranks(model: Recommender, split: Split, stage: str = "test", batch_size: int = 256) -> torch.Tensor:
+    """The 0-based full-ranking rank of each user's ``stage`` target (``inf`` when a generative model's
+    list misses it), seen items excluded. Models with ``uses_times = True`` also get the histories'
+    timestamps: ``model.scores(histories, times=...)``."""
     histories, targets = split.history(stage), split.targets(stage)
+    times = split.history_times(stage) if getattr(model, "uses_times", False) else None
     ranks = []
     for lo in range(0, len(histories), batch_size):
         h, t = histories[lo : lo + batch_size], targets[lo : lo + batch_size]
         if isinstance(model, ScoringRecommender):
-            ranks.append(
-                ranks_from_scores(mask_seen(model.scores(check_histories(h, split.num_items)), h, t), t)
-            )
+            checked = check_histories(h, split.num_items)
+            if times is None:
+                s = model.scores(checked)
+            else:
+                s = model.scores(checked, times=times[lo : lo + batch_size])
+            ranks.append(ranks_from_scores(mask_seen(s, h, t), t))
         else:
-            ranks.append(ranks_from_lists(model.recommend(h, max(ks)), t, split.num_items))
-    out = summarize(torch.cat(ranks), ks)
+            ranks.append(ranks_from_lists(model.recommend(h, max(KS)), t, split.num_items))
+    return torch.cat(ranks)
+
+
+def evaluate(
+    model: Recommender, split: Split, stage: str = "test", ks=KS, batch_size: int = 256
+) -> dict[str, float]:
+    """Recall@K and NDCG@K of ``model`` on ``split``'s ``stage`` targets, seen items excluded."""
+    if not all(k <= max(KS) for k in ks) and not isinstance(model, ScoringRecommender):
+        raise ValueError(f"generative models are evaluated on top-{max(KS)} lists; got ks {ks}")
+    out = summarize(user_ranks(model, split, stage, batch_size), ks)
     out["train_seconds"] = float(model.train_seconds)
     return out

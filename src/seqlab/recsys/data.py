@@ -136,7 +136,9 @@ def load_ml100k(wheel: str | os.PathLike | None = None) -> Interactions:
 class Split:
     """Leave-one-out: ``train[u]`` (history for training), ``valid[u]`` and ``test[u]`` targets.
 
-    At test time a user's history is ``train[u] + [valid[u]]`` (:meth:`history`).
+    At test time a user's history is ``train[u] + [valid[u]]`` (:meth:`history`). The timestamps of
+    the same items, when known (``train_times``, ``valid_times``, ``test_times``), are given by
+    :meth:`history_times` and :meth:`target_times`.
     """
 
     num_items: int
@@ -144,6 +146,9 @@ class Split:
     valid: torch.Tensor
     test: torch.Tensor
     item_text: list[str]
+    train_times: list[torch.Tensor] | None = None
+    valid_times: torch.Tensor | None = None
+    test_times: torch.Tensor | None = None
 
     @property
     def num_users(self) -> int:
@@ -155,6 +160,44 @@ class Split:
         if stage == "valid":
             return list(self.train)
         raise ValueError(f"stage must be 'valid' or 'test', got {stage!r}")
+
+    def history_times(self, stage: str = "test") -> list[torch.Tensor]:
+        """Timestamps matching :meth:`history` (a ``ValueError`` when the split has none)."""
+        if self.train_times is None:
+            raise ValueError("this split has no timestamps (build it with leave_one_out from Interactions)")
+        if stage == "test":
+            return [
+                torch.cat([t, v.view(1)]) for t, v in zip(self.train_times, self.valid_times, strict=True)
+            ]
+        if stage == "valid":
+            return list(self.train_times)
+        raise ValueError(f"stage must be 'valid' or 'test', got {stage!r}")
+
+    def target_times(self, stage: str = "test") -> torch.Tensor:
+        """Timestamps of :meth:`targets`."""
+        self.history_times(stage)  # validates
+        return self.test_times if stage == "test" else self.valid_times
+
+    def subset(self, users) -> Split:
+        """The split restricted to the users at the given indices (same catalogue)."""
+        idx = [int(u) for u in users]
+        if not idx:
+            raise ValueError("subset needs at least one user")
+        bad = [u for u in idx if not 0 <= u < self.num_users]
+        if bad:
+            raise ValueError(f"user indices must lie in 0..{self.num_users - 1}, got {bad[:5]}")
+        pick = torch.tensor(idx)
+        timed = self.train_times is not None
+        return Split(
+            self.num_items,
+            [self.train[u] for u in idx],
+            self.valid[pick],
+            self.test[pick],
+            self.item_text,
+            [self.train_times[u] for u in idx] if timed else None,
+            self.valid_times[pick] if timed else None,
+            self.test_times[pick] if timed else None,
+        )
 
     def targets(self, stage: str = "test") -> torch.Tensor:
         if stage not in ("valid", "test"):
@@ -174,8 +217,8 @@ def leave_one_out(data: Interactions, min_history: int = 1) -> Split:
     """
     if not isinstance(min_history, int) or min_history < 1:
         raise ValueError(f"min_history must be an int >= 1, got {min_history!r}")
-    train, valid, test = [], [], []
-    for u, seq in enumerate(data.sequences):
+    train, valid, test, train_t, valid_t, test_t = [], [], [], [], [], []
+    for u, (seq, ts) in enumerate(zip(data.sequences, data.times, strict=True)):
         if seq.numel() < min_history + 2:
             name = data.user_ids[u] if u < len(data.user_ids) else u
             raise ValueError(
@@ -185,4 +228,41 @@ def leave_one_out(data: Interactions, min_history: int = 1) -> Split:
         train.append(seq[:-2])
         valid.append(int(seq[-2]))
         test.append(int(seq[-1]))
-    return Split(data.num_items, train, torch.tensor(valid), torch.tensor(test), list(data.item_text))
+        train_t.append(ts[:-2])
+        valid_t.append(float(ts[-2]))
+        test_t.append(float(ts[-1]))
+    return Split(
+        data.num_items,
+        train,
+        torch.tensor(valid),
+        torch.tensor(test),
+        list(data.item_text),
+        train_t,
+        torch.tensor(valid_t, dtype=torch.float64),
+        torch.tensor(test_t, dtype=torch.float64),
+    )
+
+
+def cold_item_split(split: Split, fraction: float, seed: int = 0) -> tuple[Split, torch.Tensor]:
+    """Hold out a random ``fraction`` of the catalogue as *cold* items: every interaction with them is
+    removed from the training histories (they are never seen in training); the validation and test
+    targets and the test-time histories are unchanged. Returns the new split and the boolean mask
+    ``cold`` of shape ``(num_items + 1,)``. A user left with no training item keeps none (the model
+    must cope with an empty training history; evaluation histories still hold the validation item).
+    """
+    if not 0 < fraction < 1:
+        raise ValueError(f"fraction must lie in (0, 1), got {fraction!r}")
+    g = torch.Generator().manual_seed(seed)
+    n = split.num_items
+    pick = torch.randperm(n, generator=g)[: max(1, round(fraction * n))] + 1
+    cold = torch.zeros(n + 1, dtype=torch.bool)
+    cold[pick] = True
+    keep = [~cold[t] for t in split.train]
+    train = [t[k] for t, k in zip(split.train, keep, strict=True)]
+    times = None
+    if split.train_times is not None:
+        times = [t[k] for t, k in zip(split.train_times, keep, strict=True)]
+    out = Split(
+        n, train, split.valid, split.test, split.item_text, times, split.valid_times, split.test_times
+    )
+    return out, cold

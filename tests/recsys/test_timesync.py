@@ -1,0 +1,117 @@
+import pytest
+import torch
+
+from seqlab.recsys.data import Interactions, leave_one_out
+from seqlab.recsys.timesync import (
+    TIMeSynC,
+    TIMeSynCModel,
+    genre_matrix,
+    intent_hits,
+    slow_stream,
+    synchronized_index,
+)
+
+TEXTS = [
+    "A (1990); genres: Action",
+    "B (1991); genres: Comedy",
+    "C (1992); genres: Action, Comedy",
+    "D (1993); genres: Drama",
+]
+
+
+def test_genre_matrix_is_the_multi_hot_of_each_item():
+    g, names = genre_matrix(TEXTS)
+    assert names == ["Action", "Comedy", "Drama"]
+    assert g.tolist() == [[0, 0, 0], [1, 0, 0], [0, 1, 0], [1, 1, 0], [0, 0, 1]]
+    with pytest.raises(ValueError, match="genre"):
+        genre_matrix(["no genres here"])
+
+
+def test_slow_stream_and_synchronisation_follow_the_window_definition():
+    g, _ = genre_matrix(TEXTS)
+    items = torch.tensor([1, 3, 2, 4, 4])
+    times = torch.tensor([10.0, 50.0, 130.0, 500.0, 510.0])
+    ids, feats = slow_stream(items, times, g, window=100.0)
+    assert ids.tolist() == [0, 1, 5]  # windows [0,100), [100,200), [500,600)
+    ref0 = (g[1] + g[3]) / 2
+    assert torch.allclose(feats[0, :3], ref0) and feats[0, 3] == pytest.approx(torch.log1p(torch.tensor(2.0)))
+    assert torch.allclose(feats[2, :3], g[4]) and feats[2, 3] == pytest.approx(torch.log1p(torch.tensor(2.0)))
+    sync = synchronized_index(times, ids, 100.0)
+    # by hand: last window w with (w + 1) * 100 <= t
+    ref = []
+    for t in times.tolist():
+        done = [k for k, w in enumerate(ids.tolist()) if (w + 1) * 100.0 <= t]
+        ref.append(done[-1] if done else -1)
+    assert sync.tolist() == ref == [-1, -1, 0, 1, 1]
+    with pytest.raises(ValueError, match="window"):
+        slow_stream(items, times, g, window=0)
+
+
+def test_synchronized_context_never_sees_the_future():
+    """Changing events after position j (and the windows they fall in) leaves the logits at j unchanged."""
+    g, _ = genre_matrix(TEXTS)
+    torch.manual_seed(0)
+    model = TIMeSynCModel(5, g, d_model=8, max_len=8, synchronized=True, dropout=0.0).eval()
+    m = TIMeSynC(window=100.0)
+    m.genres = g
+
+    def logits(items, times):
+        ex = m._example(torch.tensor(items), torch.tensor(times, dtype=torch.float64))
+        it, b, slow, _, sync = m._collate([ex])
+        return model(it, b, slow, None, sync)[0]
+
+    a = logits([1, 3, 2, 4, 1], [10.0, 50.0, 130.0, 250.0, 900.0])
+    b = logits([1, 3, 2, 2, 3], [10.0, 50.0, 130.0, 260.0, 990.0])
+    assert torch.allclose(a[:3], b[:3], atol=1e-6) and not torch.allclose(a[3:], b[3:])
+    # the slow stream matters: the same fast stream with other completed windows changes the output
+    c = logits([1, 3, 2, 4, 1], [10.0, 150.0, 330.0, 450.0, 900.0])
+    assert not torch.allclose(a[2], c[2])
+
+
+def test_intent_hits_is_one_when_the_top_genre_is_among_the_targets():
+    g, _ = genre_matrix(TEXTS)
+    prob = torch.tensor([[0.9, 0.1, 0.0], [0.2, 0.2, 0.6], [0.5, 0.5, 0.0]])
+    assert intent_hits(prob, g, torch.tensor([3, 1, 2])).tolist() == [1.0, 0.0, 0.0]  # tie -> Action
+
+
+def session_split(users=60, seed=0):
+    """Each user alternates sessions (gap 2 h) of one genre; the genre of a session is the one that
+    was *not* watched in the previous session: only the completed-window stream carries that."""
+    g = torch.Generator().manual_seed(seed)
+    text = [f"F{i} ({1990 + i}); genres: {['Action', 'Comedy', 'Drama'][i % 3]}" for i in range(30)]
+    us, its, ts = [], [], []
+    for u in range(users):
+        t = 7200.0 * 100 * u
+        genre = int(torch.randint(0, 3, (1,), generator=g))
+        for _ in range(4):
+            for _ in range(3):
+                k = int(torch.randint(0, 10, (1,), generator=g))
+                us.append(u), its.append(3 * k + genre + 1), ts.append(t)
+                t += 60.0
+            genre = (genre + 1) % 3
+            t += 7200.0
+    return leave_one_out(Interactions.from_triples(us, its, ts, 30, text))
+
+
+def test_timesync_fits_predicts_intent_and_names_bad_input():
+    split = session_split()
+    m = TIMeSynC(window=3600.0, epochs=8, batch_size=16, d_model=16, max_len=16).fit(split)
+    assert m.losses[-1] < m.losses[0]
+    p = m.intent(split.history(), split.history_times())
+    assert p.shape == (60, 3) and ((p >= 0) & (p <= 1)).all()
+    assert intent_hits(p, m.genres, split.test).mean() > 0.5  # chance 1/3
+    s = m.scores(split.history()[:2], times=split.history_times()[:2])
+    assert s.shape == (2, 31) and s[:, 0].eq(float("-inf")).all()
+    with pytest.raises(ValueError, match="timestamps"):
+        m.scores(split.history()[:2])
+    with pytest.raises(ValueError, match="finite"):
+        m.intent([torch.tensor([1, 2])], [torch.tensor([1.0, float("nan")])])
+    with pytest.raises(ValueError, match="no history"):
+        m.intent([torch.tensor([], dtype=torch.long)], [torch.tensor([])])
+    with pytest.raises(ValueError, match="outside the catalogue"):
+        m.intent([torch.tensor([31])], [torch.tensor([1.0])])
+    with pytest.raises(ValueError, match="streams"):
+        TIMeSynC(streams="triple")
+    split.train_times = None
+    with pytest.raises(ValueError, match="timestamps"):
+        TIMeSynC(epochs=1).fit(split)
