@@ -18,7 +18,7 @@ def test_docs_list_every_reasoner_and_reasoning_task():
     assert all(f"`{n}`" in text for n in ("prosqa", "prontoqa", "reachability", "subset_sum", "arithmetic"))
 
 
-def test_docs_r4_reasona_example_runs(capsys):
+def test_docs_soft_methods_example_runs(capsys):
     """The second example (CCoT, soft tokens) runs and prints what the page says."""
     block = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S)[1]
     exec(compile(block, str(DOC), "exec"), {})
