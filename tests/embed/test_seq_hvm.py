@@ -159,3 +159,77 @@ def test_bad_input_raises_clear_errors():
 def test_registered_with_its_paper():
     e = registry.get("embedder", "hvm")
     assert e.implements[0].arxiv == "2410.21332"
+
+
+# -- memory decay (option, off by default) ---------------------------------------------------------------
+def _shifting_sequence():
+    """'a b' is a chunk in the first half only, 'c d' in the second half only, x/y/z random fillers."""
+    rng = random.Random(0)
+    seq = []
+    for i in range(600):
+        pair = ["a", "b"] if i < 300 else ["c", "d"]
+        seq += pair if rng.random() < 0.5 else [rng.choice("xyz")]
+    return seq
+
+
+@pytest.mark.parametrize("decay,forget_below", [(0.0, 1.0), (0.02, 0.0), (0.05, 1.0)])
+def test_strength_is_the_exponentially_forgetting_sum_of_occurrences(decay, forget_below):
+    seq = _shifting_sequence()
+    m = HVM(variables=False, decay=decay, forget_below=forget_below).fit(seq)
+    assert m.chunks()
+    for e in m.chunks():  # S(T) = sum_k exp(-decay (T - t_k)) over its creation and uses, by a plain loop
+        direct = 0.0
+        for t, x in m.strength_events:
+            if x == e:
+                direct += math.exp(-decay * (m.clock - t))
+        assert m.strength(e) == pytest.approx(direct, rel=1e-9)
+        assert direct >= forget_below or any(e in m.entries[k][1] for k in m.chunks())
+    assert m.strength(0) == 0.0  # atoms have no strength
+    assert m.decode(m.parse(seq)) == seq
+
+
+def test_without_decay_strength_counts_uses_and_the_last_pass_events_are_the_parse():
+    seq = _shifting_sequence()
+    m = HVM(variables=False).fit(seq)
+    assert len(m.history) < m.passes and not m.forgotten  # converged: the last pass added nothing
+    units = [e for e, _ in m.parse(seq)]
+    last = [x for t, x in m.strength_events if t > m.clock - len(units)]
+    assert last == [e for e in units if m.entries[e][0] == "chunk"]
+    counts = {e: sum(1 for _, x in m.strength_events if x == e) for e in m.chunks()}
+    assert all(m.strength(e) == counts[e] for e in m.chunks())
+
+
+def test_forget_deletes_weak_chunks_unless_a_kept_chunk_is_built_from_them():
+    m = HVM(decay=0.1, forget_below=1.0)
+    m.atoms = ["a", "b", "c"]
+    for s in m.atoms:
+        m._add("atom", s)
+    ab = m._add("chunk", (0, 1))
+    abc = m._add("chunk", (ab, 2))
+    bc = m._add("chunk", (1, 2))
+    v = m._add("var", (0, 1))
+    vc = m._add("chunk", (v, 2))
+    ca = m._add("chunk", (2, 0))
+    m.clock = 10  # strengths now: value * exp(-0.1 * (10 - t))
+    m._strength = {ab: (0.2, 10), abc: (5.0, 0), bc: (0.5, 10), vc: (0.9, 10), ca: (2.0, 0)}
+    assert m.strength(abc) == pytest.approx(5 * math.exp(-1)) and m.strength(ca) < 1.0
+    assert m._forget() == 4  # bc, v, vc, ca; ab is weak but a part of abc
+    assert m.entries == [("atom", "a"), ("atom", "b"), ("atom", "c"), ("chunk", (0, 1)), ("chunk", (3, 2))]
+    assert sorted(m.forgotten, key=repr) == sorted([("b", "c"), None, ("c", "a")], key=repr)
+    assert m.strength(4) == pytest.approx(5 * math.exp(-1)) and m.parse(list("abca")) == [(4, ()), (0, ())]
+
+
+def test_decay_forgets_chunks_that_stopped_occurring_and_is_off_by_default():
+    seq = _shifting_sequence()
+    default = HVM(variables=False).fit(seq)
+    kept = {default.flatten(e) for e in default.chunks()}
+    plain = HVM(variables=False, decay=0.0).fit(seq)
+    assert {plain.flatten(e) for e in plain.chunks()} == kept and ("a", "b") in kept
+    m = HVM(variables=False, decay=0.05).fit(seq)
+    flat = {m.flatten(e) for e in m.chunks()}
+    assert ("a", "b") not in flat and ("a", "b") in m.forgotten and ("c", "d") in flat
+    assert len(m.entries) < len(plain.entries)
+    with pytest.raises(ValueError, match="decay"):
+        HVM(decay=-0.1)
+    with pytest.raises(ValueError, match="forget_below"):
+        HVM(forget_below=float("nan"))

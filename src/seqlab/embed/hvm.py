@@ -14,8 +14,17 @@ discrete sequence:
   least ``var_min`` distinct ones, each at least twice, the context itself ``ratio`` times more frequent
   than independence predicts -- are grouped into a *variable* ``V = {x_1, .., x_k}`` and the chunk
   ``a V c`` is added: it matches ``a x c`` for any member ``x`` (the longest matching member is taken).
-- Passes over the sequence repeat (counts restart each pass) until a pass adds nothing or ``passes``
+- Passes over the sequence repeat (counts restart each pass) until a pass changes nothing or ``passes``
   is reached.
+- **Memory decay** (option, off by default: ``decay=0``). Every chunk has a *strength* that forgets
+  exponentially: with the clock ``t`` counting parsed units over all passes, a chunk created at ``t_0`` and
+  parsed as a unit at times ``t_1, t_2, ..`` has, at time ``T``,
+
+      S(T) = sum_{k >= 0, t_k <= T} exp(-decay * (T - t_k))
+
+  (creation counts as one occurrence). After each pass, chunks with ``S < forget_below`` are deleted, except
+  those that are a part of a kept chunk (deleting them would break it); variables no kept chunk uses go with
+  them. Without decay ``S`` is the plain count of uses + 1 and nothing is forgotten.
 
 Description length (bits) of a sequence under the learned dictionary, a two-part code:
 
@@ -256,6 +265,8 @@ class HVM:
         var_min: int = 3,
         passes: int = 6,
         max_entries: int = 400,
+        decay: float = 0.0,
+        forget_below: float = 1.0,
     ):
         if min_count < 2:
             raise ValueError(f"min_count must be >= 2, got {min_count}")
@@ -263,12 +274,24 @@ class HVM:
             raise ValueError(f"ratio must be > 1 (more frequent than independence), got {ratio}")
         if var_min < 2 or passes < 1 or max_entries < 1:
             raise ValueError("var_min must be >= 2, passes >= 1, max_entries >= 1")
+        for name, v in (("decay", decay), ("forget_below", forget_below)):
+            if not (v >= 0 and math.isfinite(v)):
+                raise ValueError(
+                    f"{name} must be a finite number >= 0 (decay: forgetting rate per parsed unit; "
+                    f"forget_below: strength threshold), got {v}"
+                )
+        self.decay, self.forget_below = float(decay), float(forget_below)
         self.min_count, self.ratio, self.variables = min_count, float(ratio), bool(variables)
         self.var_min, self.passes, self.max_entries = var_min, passes, max_entries
         self.atoms: list = []
         self.entries: list[tuple[str, object]] = []  # ("atom", symbol) | ("chunk", ids) | ("var", ids)
         self._index: dict[tuple[str, object], int] = {}
         self._starts: dict[int, list[int]] | None = None
+        self._added = 0
+        self.clock = 0  # parsed units so far (all passes): the time of memory decay
+        self._strength: dict[int, tuple[float, int]] = {}  # chunk -> (strength at time t, t)
+        self.strength_events: list[tuple[int, int]] = []  # (time, chunk): creation or use, for checking
+        self.forgotten: list[tuple | None] = []  # atom strings of deleted chunks (None: with a variable)
 
     # ---- dictionary ----
     def _add(self, kind: str, body) -> int:
@@ -276,9 +299,56 @@ class HVM:
         if key in self._index:
             return self._index[key]
         self.entries.append(key)
-        self._index[key] = len(self.entries) - 1
+        e = len(self.entries) - 1
+        self._index[key] = e
         self._starts = None
-        return len(self.entries) - 1
+        self._added += 1
+        if kind == "chunk":
+            self._bump(e)
+        return e
+
+    # ---- memory decay ----
+    def _bump(self, e: int) -> None:
+        """One occurrence of chunk ``e`` at the current clock: ``S <- S exp(-decay dt) + 1``."""
+        self._strength[e] = (self.strength(e) + 1.0, self.clock)
+        self.strength_events.append((self.clock, e))
+
+    def strength(self, e: int) -> float:
+        """Decayed strength of chunk ``e`` now (at :attr:`clock`); 0 for atoms and variables."""
+        s, t = self._strength.get(e, (0.0, self.clock))
+        return s * math.exp(-self.decay * (self.clock - t)) if s else 0.0
+
+    def _forget(self) -> int:
+        """Delete chunks weaker than ``forget_below`` that no kept chunk is built from, and variables no
+        kept chunk uses; entries are renumbered in their old order. Returns how many entries went."""
+        keep = {e for e, (kind, _) in enumerate(self.entries) if kind == "atom"}
+        stack = [
+            e
+            for e, (kind, _) in enumerate(self.entries)
+            if kind == "chunk" and self.strength(e) >= self.forget_below
+        ]
+        while stack:  # a kept entry keeps its parts (and a variable its members)
+            e = stack.pop()
+            if e in keep:
+                continue
+            keep.add(e)
+            if self.entries[e][0] != "atom":
+                stack.extend(self.entries[e][1])
+        gone = [e for e in range(len(self.entries)) if e not in keep]
+        if not gone:
+            return 0
+        self.forgotten.extend(self.flatten(e) for e in gone if self.entries[e][0] == "chunk")
+        new = {old: i for i, old in enumerate(sorted(keep))}
+        entries = []
+        for old in sorted(keep):
+            kind, body = self.entries[old]
+            entries.append((kind, body if kind == "atom" else tuple(new[p] for p in body)))
+        self.entries = entries
+        self._index = {key: i for i, key in enumerate(entries)}
+        self._strength = {new[e]: v for e, v in self._strength.items() if e in new}
+        self.strength_events = [(t, new[e]) for t, e in self.strength_events if e in new]
+        self._starts = None
+        return len(gone)
 
     @property
     def n_atoms(self) -> int:
@@ -365,15 +435,18 @@ class HVM:
         seq = _check_sequence(seq)
         self.atoms = sorted(set(seq), key=repr)
         self.entries, self._index, self._starts = [], {}, None
+        self.clock, self._strength, self.strength_events, self.forgotten = 0, {}, [], []
+        self._added = 0
         for s in self.atoms:
             self._add("atom", s)
         ids = self._ids(seq)
         self.history = []
         for _ in range(self.passes):
-            before = len(self.entries)
+            self._added = 0
             self._learn_pass(ids)
+            removed = self._forget() if self.decay > 0 else 0
             self.history.append(len(self.entries))
-            if len(self.entries) == before or len(self.entries) >= self.max_entries:
+            if (self._added == 0 and removed == 0) or len(self.entries) >= self.max_entries:
                 break
         return self
 
@@ -384,6 +457,9 @@ class HVM:
         total, i, prev, prev2 = 0, 0, None, None
         while i < len(ids):
             e, end, _ = self._next_unit(ids, i)
+            self.clock += 1
+            if self.entries[e][0] == "chunk":
+                self._bump(e)
             count[e] += 1
             total += 1
             if prev is not None:
