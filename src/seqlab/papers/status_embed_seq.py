@@ -9,8 +9,10 @@ STATUS = {
         PARTIAL,
         "hvm: online chunking by an independence test, variables from shared left/right contexts, greedy "
         "longest-match parsing, two-part description length vs LZ78 (written here) and zlib on generated "
-        "nested grammars; claim hvm_vs_lz; missing: the paper's probabilistic parsing and memory decay, "
-        "the babyLM corpus, the human recall-time and LLM transfer experiments",
+        "nested grammars; claim hvm_vs_lz; memory decay as an option (decay, forget_below; off by default, "
+        "so the claim runs without it): chunk strengths forget exponentially per parsed unit and chunks "
+        "below the threshold are deleted after each pass (tested against the direct sum); missing: the "
+        "paper's probabilistic parsing, the babyLM corpus, the human recall-time and LLM transfer experiments",
     ),
     "Unsupervised Representation Learning by Sorting Sequences": Judgement(
         IMPLEMENTED,
