@@ -12,7 +12,8 @@ STATUS = {
         "nested grammars; claim hvm_vs_lz; memory decay as an option (decay, forget_below; off by default, "
         "so the claim runs without it): chunk strengths forget exponentially per parsed unit and chunks "
         "below the threshold are deleted after each pass (tested against the direct sum); missing: the "
-        "paper's probabilistic parsing, the babyLM corpus, the human recall-time and LLM transfer experiments",
+        "paper's probabilistic parsing, the babyLM corpus, the human recall-time and LLM transfer "
+        "experiments",
     ),
     "Unsupervised Representation Learning by Sorting Sequences": Judgement(
         IMPLEMENTED,
