@@ -3,7 +3,13 @@
 from seqlab.experiments.cell import get_experiment
 from seqlab.papers import TITLES
 from seqlab.papers.claims import CLAIMS
-from seqlab.papers.claims_embed_misc import CONTINUOUS_RETRIEVAL, LMK_TRAINED, PIXELBYTES_AR
+from seqlab.papers.claims_embed_misc import (
+    CONTINUOUS_RETRIEVAL,
+    LMK_TRAINED,
+    LMK_TRAINED_V2,
+    LMK_V2_STEPS,
+    PIXELBYTES_AR,
+)
 from seqlab.papers.status import STATUS
 
 
@@ -41,7 +47,7 @@ def ret(dense, bm25=0.76, rand=0.04, train=0.9):
 
 
 def test_registered_with_catalog_titles_and_judged():
-    for c in (PIXELBYTES_AR, CONTINUOUS_RETRIEVAL, LMK_TRAINED):
+    for c in (PIXELBYTES_AR, CONTINUOUS_RETRIEVAL, LMK_TRAINED, LMK_TRAINED_V2):
         assert CLAIMS[c.name] is c and c.title in TITLES and c.title in STATUS
         for cell in c.runs:
             assert callable(get_experiment(cell.experiment))
@@ -91,3 +97,26 @@ def test_lmk_trivial_rows_never_pass():
 
 def test_lmk_can_pass():
     assert judge(LMK_TRAINED, lmk(0.3, 0.4, 0.6)).status == "passed"
+
+
+def test_lmk_v2_keeps_the_criterion_and_changes_only_the_budget():
+    c = LMK_TRAINED_V2
+    assert (c.threshold, c.null, c.direction) == (
+        LMK_TRAINED.threshold,
+        LMK_TRAINED.null,
+        LMK_TRAINED.direction,
+    )
+    assert c.control.target == LMK_TRAINED.control.target == 0.5
+    for s, cells in c.runs_by_seed().items():
+        (cell,) = cells.values()
+        assert cell.params == {"steps": LMK_V2_STEPS} and cell.seed == s
+
+
+def test_lmk_v2_trivial_rows_never_pass_and_it_can_pass():
+    assert judge(LMK_TRAINED_V2, lmk(0.3, 0.4, 0.4)).status != "passed"  # no gain over mean pooling
+    assert judge(LMK_TRAINED_V2, lmk(0.01, 0.01, 0.01)).status != "passed"  # all at random
+    assert judge(LMK_TRAINED_V2, lmk(0.3, 0.6, 0.4)).status == "failed"  # mean pooling is better
+    assert (
+        judge(LMK_TRAINED_V2, lmk(0.3, 0.4, 0.6, lmk_short=0.45)).status == "inconclusive"
+    )  # control missed
+    assert judge(LMK_TRAINED_V2, lmk(0.3, 0.4, 0.6)).status == "passed"

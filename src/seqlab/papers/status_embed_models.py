@@ -8,7 +8,8 @@ STATUS = {
         "lmk_pooling: landmark tokens after every chunk, their states mean-pooled, over seqlab.lm encoders "
         "and SequenceModel (placement tested); claim lmk_long_passages on frozen MiniLM; contrastive "
         "training of a SequenceModel with CLS / mean / LMK pooling (seqlab.embed.lmk_train, toy-task tests); "
-        "claim lmk_trained_long_inputs with them on 8x longer inputs; missing: the paper's "
+        "claims lmk_trained_long_inputs (150 steps) and lmk_trained_long_inputs_v2 (1500 steps) with them "
+        "on 8x longer inputs; missing: the paper's "
         "variable-interval chunking during fine-tuning and its pretrained-encoder scale",
     ),
     "KV-Embedding: Training-free Text Embedding via Internal KV Re-routing in Decoder-only LLMs": Judgement(
