@@ -184,3 +184,20 @@ def test_state_injection_bad_input():
         R.recover(lstm_lm(), y, 8, inject="state")
     with pytest.raises(ValueError, match="fixed-size state"):
         R.recover(lm(), y, 8, inject="state", bos_token_id=BOS)  # attention: a growing KV cache
+
+
+def test_restarts_only_add_recovered_rows_and_cosine_schedule_runs():
+    m = lm(8)
+    target = R.decode_vector(m, torch.randn(8, 48, generator=torch.Generator().manual_seed(4)), 6, seed=3)
+    one = R.recover(m, target, 48, steps=20, lr=0.3, seed=3)
+    three = R.recover(m, target, 48, steps=20, lr=0.3, seed=3, restarts=3)
+    assert bool((three.exact | ~one.exact).all())  # a row recovered once stays recovered
+    assert torch.equal(three.z[one.exact], one.z[one.exact])  # ... with the first attempt's z
+    assert torch.equal(R.decode_vector(m, three.z, 6, seed=3), three.ids)
+    assert torch.equal(three.exact, (three.ids == target).all(1))
+    cos = R.recover(m, target, 48, steps=20, lr=0.3, seed=3, schedule="cosine")
+    assert torch.equal(cos.exact, (cos.ids == target).all(1))
+    with pytest.raises(ValueError, match="restarts"):
+        R.recover(m, target, 48, restarts=0)
+    with pytest.raises(ValueError, match="schedule"):
+        R.recover(m, target, 48, schedule="linear")

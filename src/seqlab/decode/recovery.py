@@ -248,13 +248,40 @@ def _check(lm, ids, lengths, inject, bos_token_id, steps, lr):
     return lengths
 
 
+def _optimise(lm, y, keep, w, z0, steps, lr, schedule, check_every, inject, bos_token_id):
+    """Adam on ``z`` from ``z0`` until every row's teacher-forced argmax is its sentence (checked every
+    ``check_every`` steps) or ``steps`` run out; ``schedule="cosine"`` decays lr to 0 over ``steps``."""
+    b, t = y.shape
+    z = z0.clone().requires_grad_(True)
+    opt = torch.optim.Adam([z], lr=lr)
+    for i in range(steps + 1):
+        logits = injected_logits(lm, z @ w.T, y, inject, bos_token_id)
+        if i % max(1, check_every) == 0 or i == steps:
+            hit = (logits.argmax(-1) == y) | ~keep
+            if bool(hit.all()):
+                break
+        if i == steps:
+            break
+        if schedule == "cosine":
+            opt.param_groups[0]["lr"] = lr * 0.5 * (1 + math.cos(math.pi * i / steps))
+        nll = F.cross_entropy(logits.float().reshape(b * t, -1), y.reshape(-1), reduction="none")
+        loss = (nll.reshape(b, t) * keep).sum() / keep.sum()
+        (grad,) = torch.autograd.grad(loss, z)
+        z.grad = grad
+        opt.step()
+    z = z.detach()
+    if not bool(torch.isfinite(z).all()):
+        raise ValueError("recover: the optimisation diverged (z holds NaN or inf); lower lr")
+    return z
+
+
 @register(
     "decoder",
     "sentence_recovery",
     implements=(RECOVER_PAPER, DISCOVER_PAPER),
     used_by=[RECOVER_PAPER.title, DISCOVER_PAPER.title],
-    description="optimise z injected into a frozen LM (added to every input or as a prefix) "
-    "to regenerate a sentence",
+    description="optimise z injected into a frozen LM (added to every input, as a prefix, or as a bias "
+    "on a recurrent state) to regenerate a sentence",
 )
 def recover(
     lm,
@@ -269,6 +296,8 @@ def recover(
     lengths: torch.Tensor | None = None,
     check_every: int = 10,
     init_scale: float = 0.1,
+    restarts: int = 1,
+    schedule: str = "constant",
 ) -> Recovery:
     """Find ``z`` (size ``dim``) that makes the frozen ``lm`` regenerate ``ids`` by greedy decoding.
 
@@ -277,41 +306,42 @@ def recover(
     Put the end token in ``ids`` to make stopping part of the sentence. Returns :class:`Recovery`
     ``(z, recovered_ids, exact)``; ``seed`` draws ``W`` and the start of ``z``. ``lr`` is in units
     of ``z`` (entries of size ~1): 0.3 suits the small word LMs trained here; SmolLM2 needs ~0.03.
+    ``restarts`` > 1 re-runs the rows not yet recovered from fresh random starts (each attempt's
+    ``z`` kept for the rows it recovers; a row never recovered keeps its last attempt);
+    ``schedule`` is ``"constant"`` or ``"cosine"`` (lr decays to 0 over ``steps``).
     """
     lengths = _check(lm, ids, lengths, inject, bos_token_id, steps, lr)
+    if isinstance(restarts, bool) or not isinstance(restarts, int) or restarts < 1:
+        raise ValueError(f"recover expects restarts an int >= 1, got {restarts!r}")
+    if schedule not in ("constant", "cosine"):
+        raise ValueError(f"recover expects schedule 'constant' or 'cosine', got {schedule!r}")
     single = ids.dim() == 1
     y = (ids[None] if single else ids).long()
     b, t = y.shape
     w = projection(lm, dim, seed, inject)
-    g = torch.Generator().manual_seed(int(seed) + 1)
-    z = (init_scale * torch.randn(b, dim, generator=g)).requires_grad_(True)
     keep = torch.arange(t)[None] < lengths[:, None]  # (B, T) positions that count
+    z = torch.zeros(b, dim)
+    out = torch.zeros(b, t, dtype=torch.long)
+    exact = torch.zeros(b, dtype=torch.bool)
     was_training = getattr(lm, "training", False)
     if was_training:
         lm.eval()
     try:
-        opt = torch.optim.Adam([z], lr=lr)
-        for i in range(steps + 1):
-            logits = injected_logits(lm, z @ w.T, y, inject, bos_token_id)
-            if i % max(1, check_every) == 0 or i == steps:
-                hit = (logits.argmax(-1) == y) | ~keep
-                if bool(hit.all()):
-                    break
-            if i == steps:
+        for attempt in range(restarts):
+            todo = (~exact).nonzero().flatten()
+            if todo.numel() == 0:
                 break
-            nll = F.cross_entropy(logits.float().reshape(b * t, -1), y.reshape(-1), reduction="none")
-            loss = (nll.reshape(b, t) * keep).sum() / keep.sum()
-            (grad,) = torch.autograd.grad(loss, z)
-            z.grad = grad
-            opt.step()
-        z = z.detach()
-        if not bool(torch.isfinite(z).all()):
-            raise ValueError("recover: the optimisation diverged (z holds NaN or inf); lower lr")
-        out = greedy_from_vectors(lm, z @ w.T, t, inject, bos_token_id)
+            g = torch.Generator().manual_seed(int(seed) + 1 + 7919 * attempt)
+            z0 = (init_scale * torch.randn(b, dim, generator=g))[todo]
+            zt = _optimise(
+                lm, y[todo], keep[todo], w, z0, steps, lr, schedule, check_every, inject, bos_token_id
+            )
+            got = greedy_from_vectors(lm, zt @ w.T, t, inject, bos_token_id)
+            z[todo], out[todo] = zt, got
+            exact[todo] = ((got == y[todo]) | ~keep[todo]).all(1)
     finally:
         if was_training:
             lm.train()
-    exact = ((out == y) | ~keep).all(1)
     if single:
         return Recovery(z[0], out[0], bool(exact[0]))
     return Recovery(z, out, exact)
