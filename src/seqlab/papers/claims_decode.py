@@ -104,7 +104,9 @@ SENTENCE_RECOVERY_RECURRENT = _recovery_claim(
     "with a large enough representation, unconditional recurrent LMs recover nearly every sentence exactly "
     "(paper: recoverability near 100% once the dimension of z reaches the LM's hidden size or more)",
     "2-layer LSTM LM",
-    seconds=217.0,  # measured: summed cpu_time of its 3 cells
+    # estimate (not yet measured): the seed-0 development run took ~45 cpu-s for the LM and ~40 per
+    # recovery set at size 512 (1000 steps), 6 sets a seed; the prefix version measured 217
+    seconds=870.0,
     injection="z added to every layer's hidden and cell state at every step, 1000 steps",
 )
 

@@ -1,6 +1,6 @@
 """Judgements of the decode papers built in seqlab.decode.seq3 and seqlab.decode.se2."""
 
-from seqlab.papers.status import IMPLEMENTED, PARTIAL, Judgement
+from seqlab.papers.status import IMPLEMENTED, Judgement
 
 STATUS = {
     "SEQ^3: Differentiable Sequence-to-Sequence-to-Sequence Autoencoder for Unsupervised Abstractive "
