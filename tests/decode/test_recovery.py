@@ -109,3 +109,95 @@ def test_bad_input():
     enc = SequenceModel(mixer="attention", d_model=16, n_layers=1, vocab_size=V, mixer_cfg={"causal": False})
     with pytest.raises(ValueError, match="causal"):
         R.recover(enc, y, 4)
+
+
+# -- inject="state": 1907.04944's bias on the recurrent state at every step ------------------------
+def lstm_lm(seed=0, d=16, layers=2):
+    torch.manual_seed(seed)
+    m = SequenceModel(mixer="lstm", d_model=d, n_layers=layers, vocab_size=V).eval()
+    for p in m.parameters():
+        p.requires_grad_(False)
+    return m
+
+
+def _plain_lstm_logits(m, tokens, v):
+    """The cell equations written out: before each step h += b_h, c += b_c (per layer), then
+    i, f, g, o = sigma, sigma, tanh, sigma(W x + U h + b); c = f c + i g; h = o tanh(c)."""
+    b, d = tokens.shape[0], m.d_model
+    biases = v.reshape(b, len(m.blocks), 2, d)  # layer-major: (h, c) of block 0, then block 1
+    hs = [torch.zeros(b, d) for _ in m.blocks]
+    cs = [torch.zeros(b, d) for _ in m.blocks]
+    out = []
+    for t in range(tokens.shape[1]):
+        x = m.embed(tokens[:, t])
+        for j, blk in enumerate(m.blocks):
+            rnn = blk.mixer.rnn
+            h, c = hs[j] + biases[:, j, 0], cs[j] + biases[:, j, 1]
+            u = blk.norm1(x)
+            gates = u @ rnn.weight_ih_l0.T + rnn.bias_ih_l0 + h @ rnn.weight_hh_l0.T + rnn.bias_hh_l0
+            i, f, g, o = gates.chunk(4, -1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
+            hs[j], cs[j] = h, c
+            x = x + blk.mixer.out(h)
+            x = x + blk.mlp(blk.norm2(x))
+        out.append(m.head(m.norm(x)))
+    return torch.stack(out, 1)
+
+
+def test_state_injection_matches_the_plain_cell_equations():
+    m = lstm_lm(5)
+    assert R.state_size(m) == 2 * 2 * 16  # (h, c) of 2 layers
+    v = torch.randn(3, R.state_size(m))
+    tokens = torch.randint(0, V, (3, 6))
+    got = R.state_injected_logits(m, v, tokens)
+    assert torch.allclose(got, _plain_lstm_logits(m, tokens, v), atol=1e-5)
+    # greedy from v: each step's argmax fed back, checked against the plain equations
+    ids = R.greedy_from_vectors(m, v, 5, "state", bos_token_id=BOS)
+    seq = torch.cat([torch.full((3, 1), BOS), ids], 1)
+    assert torch.equal(_plain_lstm_logits(m, seq[:, :-1], v).argmax(-1), ids)
+
+
+def test_state_injection_with_zero_bias_is_the_plain_lm():
+    m = lstm_lm(6)
+    out = R.decode_vector(m, torch.zeros(2, 24), 7, inject="state", bos_token_id=BOS)
+    ref = generate(m, torch.full((2, 1), BOS), "greedy", max_new_tokens=7, eos_token_id=None)
+    assert torch.equal(out, ref[:, 1:])
+
+
+def test_state_injection_recovers_sentences_that_some_z_generates():
+    m = lstm_lm(7, d=32, layers=1)
+    dim = 64  # = the state size (h and c of one 32-wide layer)
+    z_star = 2 * torch.randn(6, dim, generator=torch.Generator().manual_seed(3))
+    target = R.decode_vector(m, z_star, 6, seed=2, inject="state", bos_token_id=BOS)
+    r = R.recover(m, target, dim, steps=300, lr=0.3, seed=2, inject="state", bos_token_id=BOS)
+    assert torch.equal(r.exact, (r.ids == target).all(1))
+    assert torch.equal(R.decode_vector(m, r.z, 6, seed=2, inject="state", bos_token_id=BOS), r.ids)
+    zero = R.decode_vector(m, torch.zeros(6, dim), 6, seed=2, inject="state", bos_token_id=BOS)
+    assert float(r.exact.float().mean()) >= 0.5
+    assert float(r.exact.float().mean()) > float((zero == target).all(1).float().mean())
+
+
+def test_state_injection_bad_input():
+    y = torch.tensor([1, 2, 3])
+    with pytest.raises(ValueError, match="bos_token_id"):
+        R.recover(lstm_lm(), y, 8, inject="state")
+    with pytest.raises(ValueError, match="fixed-size state"):
+        R.recover(lm(), y, 8, inject="state", bos_token_id=BOS)  # attention: a growing KV cache
+
+
+def test_restarts_only_add_recovered_rows_and_cosine_schedule_runs():
+    m = lm(8)
+    target = R.decode_vector(m, torch.randn(8, 48, generator=torch.Generator().manual_seed(4)), 6, seed=3)
+    one = R.recover(m, target, 48, steps=20, lr=0.3, seed=3)
+    three = R.recover(m, target, 48, steps=20, lr=0.3, seed=3, restarts=3)
+    assert bool((three.exact | ~one.exact).all())  # a row recovered once stays recovered
+    assert torch.equal(three.z[one.exact], one.z[one.exact])  # ... with the first attempt's z
+    assert torch.equal(R.decode_vector(m, three.z, 6, seed=3), three.ids)
+    assert torch.equal(three.exact, (three.ids == target).all(1))
+    cos = R.recover(m, target, 48, steps=20, lr=0.3, seed=3, schedule="cosine")
+    assert torch.equal(cos.exact, (cos.ids == target).all(1))
+    with pytest.raises(ValueError, match="restarts"):
+        R.recover(m, target, 48, restarts=0)
+    with pytest.raises(ValueError, match="schedule"):
+        R.recover(m, target, 48, schedule="linear")

@@ -6,7 +6,15 @@ the pretrained models of :mod:`seqlab.lm` (through their KV cache) and over
 method is registered as kind ``"decoder"`` (``seqlab list decoders``). See ``docs/decode.md``.
 """
 
-from seqlab.decode import ariel, pointer, recovery, se2, seq3, waywardness  # noqa: F401  (register their decoders)
+from seqlab.decode import (  # noqa: F401  (register their decoders)
+    ariel,
+    pointer,
+    recovery,
+    se2,
+    se2_retriever,
+    seq3,
+    waywardness,
+)
 from seqlab.decode.beam import beam, beam_engine, constrained_beam, diverse_beam
 from seqlab.decode.generate import SEQUENCE_METHODS, generate
 from seqlab.decode.search import filter_logits, greedy, sample

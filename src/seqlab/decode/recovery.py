@@ -16,7 +16,14 @@ gives vectors the size of token embeddings):
 * ``inject="prefix"`` -- ``W z`` (``k d x d'``, ``k = ceil(d' / d)``) is reshaped into ``k`` input
   vectors in front of the sentence (a soft prefix; for a causal model the analogue of injecting into
   the initial state, and, with ``k > 1``, of 2008.09049's injection into every layer's attention):
-  inputs ``(Wz)_1 .. (Wz)_k, e(y_1), .., e(y_{T-1})``.
+  inputs ``(Wz)_1 .. (Wz)_k, e(y_1), .., e(y_{T-1})``;
+* ``inject="state"`` -- 1907.04944's own injection into a recurrent LM: ``W z`` (``S x d'``, ``S`` the
+  size of one row of the model's recurrent state, e.g. ``h`` and ``c`` of every LSTM layer) is a bias
+  added to the previous state at *every* time step before the cell runs,
+  ``(h, c)_{t-1} <- (h, c)_{t-1} + (W_h z, W_c z)``, so at ``t = 1`` it is the initial state and
+  afterwards it keeps steering the recurrence; inputs ``e(bos), e(y_1), .., e(y_{T-1})``. Only for a
+  ``SequenceModel`` whose mixers all carry a fixed-size state (LSTM, GRU, RNN, SSMs; ``W`` unscaled:
+  the state is ``z``'s size).
 
 Either way the output at the last injected position predicts ``y_1``, and the next ones ``y_2 ..``.
 Recovery maximises
@@ -46,7 +53,7 @@ RECOVER_PAPER = Paper("Can Unconditional Language Models Recover Arbitrary Sente
 DISCOVER_PAPER = Paper(
     "Discovering Useful Sentence Representations from Large Pretrained Language Models", "2008.09049"
 )
-INJECTIONS = ("add", "prefix")
+INJECTIONS = ("add", "prefix", "state")
 
 
 class Recovery(NamedTuple):
@@ -59,8 +66,88 @@ class Recovery(NamedTuple):
 
 
 def prefix_length(lm, dim: int, inject: str) -> int:
-    """Input vectors ``W z`` occupies: ``ceil(dim / d_model)`` for a prefix, 1 when added."""
+    """Input vectors ``W z`` occupies: ``ceil(dim / d_model)`` for a prefix, 1 when added (or the
+    ``bos`` position of a state injection)."""
     return max(1, math.ceil(dim / int(lm.d_model))) if inject == "prefix" else 1
+
+
+def _leaves(state) -> list[torch.Tensor]:
+    if isinstance(state, torch.Tensor):
+        return [state]
+    if isinstance(state, dict):
+        return [x for k in sorted(state) for x in _leaves(state[k])]
+    return [x for part in state for x in _leaves(part)]
+
+
+def _rebuild(template, flat: list[torch.Tensor]):
+    """``template``'s structure with its leaves replaced, in :func:`_leaves` order, from ``flat``."""
+    if isinstance(template, torch.Tensor):
+        return flat.pop(0)
+    if isinstance(template, dict):
+        built = {k: _rebuild(template[k], flat) for k in sorted(template)}
+        return {k: built[k] for k in template}
+    return type(template)(_rebuild(part, flat) for part in template)
+
+
+def check_state_model(lm) -> None:
+    """``inject="state"`` needs a ``SequenceModel``-like LM with ``init_state`` / ``step`` whose
+    mixers all carry a fixed-size state (a KV cache grows, so a bias on it means nothing)."""
+    blocks = getattr(lm, "blocks", None)
+    if blocks is None or not hasattr(lm, "init_state") or not hasattr(lm, "step"):
+        raise ValueError(
+            "inject='state' needs a SequenceModel with a recurrent state (init_state / step), "
+            f"got {type(lm).__name__}"
+        )
+    growing = [type(b.mixer).__name__ for b in blocks if getattr(b.mixer, "state_growth", None) != "constant"]
+    if growing:
+        raise ValueError(
+            f"inject='state' needs mixers with a fixed-size state (e.g. lstm, gru), got {growing}"
+        )
+
+
+def state_size(lm) -> int:
+    """Entries of one row of the model's recurrent state (all layers): the rows of ``W`` for
+    ``inject="state"``."""
+    check_state_model(lm)
+    return sum(x[0].numel() for x in _leaves(lm.init_state(1)["layers"]))
+
+
+def state_bias(lm, v: torch.Tensor):
+    """The per-layer state structure of ``lm`` filled from ``v`` ``(B, S)`` (the bias ``W z``)."""
+    template = lm.init_state(v.shape[0], v.device, v.dtype)["layers"]
+    flat, start = [], 0
+    for leaf in _leaves(template):
+        n = leaf[0].numel()
+        flat.append(v[:, start : start + n].reshape(leaf.shape).to(leaf.dtype))
+        start += n
+    return _rebuild(template, flat)
+
+
+def _add_state(state, bias):
+    if isinstance(state, torch.Tensor):
+        return state + bias
+    if isinstance(state, dict):
+        return {k: _add_state(state[k], bias[k]) for k in state}
+    return type(state)(_add_state(s, b) for s, b in zip(state, bias, strict=True))
+
+
+def state_injected_step(lm, tok: torch.Tensor, state, bias):
+    """One step of the LM with the bias added to the previous state: ``lm.step(tok, state + bias)``
+    (the state of 1907.04944's injection; ``state`` None = the model's zero initial state)."""
+    if state is None:
+        state = lm.init_state(tok.shape[0], tok.device, lm.head.weight.dtype)
+    state = {"t": state["t"], "layers": _add_state(state["layers"], bias)}
+    return lm.step(tok, state)
+
+
+def state_injected_logits(lm, v: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    """Logits ``(B, t, V)`` of the inputs ``tokens`` ``(B, t)`` with the bias ``v`` ``(B, S)`` added
+    to the state before every step (teacher forcing, step by step)."""
+    bias, state, out = state_bias(lm, v), None, []
+    for i in range(tokens.shape[1]):
+        logits, state = state_injected_step(lm, tokens[:, i], state, bias)
+        out.append(logits)
+    return torch.stack(out, 1)
 
 
 def projection(lm, dim: int, seed: int, inject: str = "prefix") -> torch.Tensor:
@@ -69,13 +156,16 @@ def projection(lm, dim: int, seed: int, inject: str = "prefix") -> torch.Tensor:
     by ``rms(E) sqrt(k d / dim)``."""
     if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
         raise ValueError(f"recover expects dim (the size of z) an int >= 1, got {dim!r}")
-    out = prefix_length(lm, dim, inject) * int(lm.d_model)
+    if inject == "state":
+        out, rms = state_size(lm), 1.0
+    else:
+        out = prefix_length(lm, dim, inject) * int(lm.d_model)
+        probe = torch.arange(min(int(lm.vocab_size), 2048))
+        with torch.no_grad():
+            rms = float(lm.input_embeddings(probe[None]).double().pow(2).mean().sqrt())
     g = torch.Generator().manual_seed(int(seed))
     q, _ = torch.linalg.qr(torch.randn(max(out, dim), min(out, dim), generator=g, dtype=torch.float64))
     w = q if dim <= out else q.T
-    probe = torch.arange(min(int(lm.vocab_size), 2048))
-    with torch.no_grad():
-        rms = float(lm.input_embeddings(probe[None]).double().pow(2).mean().sqrt())
     return (w * rms * math.sqrt(out / dim)).float()
 
 
@@ -93,9 +183,30 @@ def injected_inputs(lm, v: torch.Tensor, tokens: torch.Tensor, inject: str, bos_
     return lm.input_embeddings(torch.cat([bos, tokens], 1)) + v[:, None]
 
 
+def injected_logits(lm, v: torch.Tensor, y: torch.Tensor, inject: str, bos_token_id=None):
+    """Teacher-forced logits ``(B, T, V)`` of the sentences ``y`` ``(B, T)`` given the injected
+    ``v = W z``: position ``t`` predicts ``y_t``."""
+    if inject == "state":
+        bos = torch.full((y.shape[0], 1), int(bos_token_id), dtype=torch.long, device=y.device)
+        return state_injected_logits(lm, v, torch.cat([bos, y[:, :-1]], 1))
+    k = v.shape[1] // int(lm.d_model) if inject == "prefix" else 1
+    return lm.forward_embeds(injected_inputs(lm, v, y[:, :-1], inject, bos_token_id)).logits[:, k - 1 :]
+
+
 def greedy_from_vectors(lm, v: torch.Tensor, length: int, inject: str = "prefix", bos_token_id=None):
     """Greedy decoding of ``length`` tokens from injected vectors ``v`` ``(B, d)`` (the whole prefix
-    is re-run at each step through ``forward_embeds``, so any injection works)."""
+    is re-run at each step through ``forward_embeds``, so any injection works; ``"state"`` steps the
+    recurrence with the bias added each time)."""
+    if inject == "state":
+        bias, state = state_bias(lm, v), None
+        tok = torch.full((v.shape[0],), int(bos_token_id), dtype=torch.long, device=v.device)
+        out = []
+        with torch.no_grad():
+            for _ in range(length):
+                logits, state = state_injected_step(lm, tok, state, bias)
+                tok = logits.argmax(-1)
+                out.append(tok)
+        return torch.stack(out, 1)
     tokens = torch.zeros(v.shape[0], 0, dtype=torch.long, device=v.device)
     with torch.no_grad():
         for _ in range(length):
@@ -107,8 +218,12 @@ def greedy_from_vectors(lm, v: torch.Tensor, length: int, inject: str = "prefix"
 def _check(lm, ids, lengths, inject, bos_token_id, steps, lr):
     if inject not in INJECTIONS:
         raise ValueError(f"recover expects inject one of {INJECTIONS}, got {inject!r}")
-    if inject == "add" and bos_token_id is None:
-        raise ValueError("recover with inject='add' needs bos_token_id (the token the sentence starts after)")
+    if inject in ("add", "state") and bos_token_id is None:
+        raise ValueError(
+            f"recover with inject={inject!r} needs bos_token_id (the token the sentence starts after)"
+        )
+    if inject == "state":
+        check_state_model(lm)
     if not getattr(lm, "is_causal", False):
         raise ValueError("recover needs a causal language model (greedy decoding); got an encoder")
     if (
@@ -133,13 +248,40 @@ def _check(lm, ids, lengths, inject, bos_token_id, steps, lr):
     return lengths
 
 
+def _optimise(lm, y, keep, w, z0, steps, lr, schedule, check_every, inject, bos_token_id):
+    """Adam on ``z`` from ``z0`` until every row's teacher-forced argmax is its sentence (checked every
+    ``check_every`` steps) or ``steps`` run out; ``schedule="cosine"`` decays lr to 0 over ``steps``."""
+    b, t = y.shape
+    z = z0.clone().requires_grad_(True)
+    opt = torch.optim.Adam([z], lr=lr)
+    for i in range(steps + 1):
+        logits = injected_logits(lm, z @ w.T, y, inject, bos_token_id)
+        if i % max(1, check_every) == 0 or i == steps:
+            hit = (logits.argmax(-1) == y) | ~keep
+            if bool(hit.all()):
+                break
+        if i == steps:
+            break
+        if schedule == "cosine":
+            opt.param_groups[0]["lr"] = lr * 0.5 * (1 + math.cos(math.pi * i / steps))
+        nll = F.cross_entropy(logits.float().reshape(b * t, -1), y.reshape(-1), reduction="none")
+        loss = (nll.reshape(b, t) * keep).sum() / keep.sum()
+        (grad,) = torch.autograd.grad(loss, z)
+        z.grad = grad
+        opt.step()
+    z = z.detach()
+    if not bool(torch.isfinite(z).all()):
+        raise ValueError("recover: the optimisation diverged (z holds NaN or inf); lower lr")
+    return z
+
+
 @register(
     "decoder",
     "sentence_recovery",
     implements=(RECOVER_PAPER, DISCOVER_PAPER),
     used_by=[RECOVER_PAPER.title, DISCOVER_PAPER.title],
-    description="optimise z injected into a frozen LM (added to every input or as a prefix) "
-    "to regenerate a sentence",
+    description="optimise z injected into a frozen LM (added to every input, as a prefix, or as a bias "
+    "on a recurrent state) to regenerate a sentence",
 )
 def recover(
     lm,
@@ -154,6 +296,8 @@ def recover(
     lengths: torch.Tensor | None = None,
     check_every: int = 10,
     init_scale: float = 0.1,
+    restarts: int = 1,
+    schedule: str = "constant",
 ) -> Recovery:
     """Find ``z`` (size ``dim``) that makes the frozen ``lm`` regenerate ``ids`` by greedy decoding.
 
@@ -162,43 +306,42 @@ def recover(
     Put the end token in ``ids`` to make stopping part of the sentence. Returns :class:`Recovery`
     ``(z, recovered_ids, exact)``; ``seed`` draws ``W`` and the start of ``z``. ``lr`` is in units
     of ``z`` (entries of size ~1): 0.3 suits the small word LMs trained here; SmolLM2 needs ~0.03.
+    ``restarts`` > 1 re-runs the rows not yet recovered from fresh random starts (each attempt's
+    ``z`` kept for the rows it recovers; a row never recovered keeps its last attempt);
+    ``schedule`` is ``"constant"`` or ``"cosine"`` (lr decays to 0 over ``steps``).
     """
     lengths = _check(lm, ids, lengths, inject, bos_token_id, steps, lr)
+    if isinstance(restarts, bool) or not isinstance(restarts, int) or restarts < 1:
+        raise ValueError(f"recover expects restarts an int >= 1, got {restarts!r}")
+    if schedule not in ("constant", "cosine"):
+        raise ValueError(f"recover expects schedule 'constant' or 'cosine', got {schedule!r}")
     single = ids.dim() == 1
     y = (ids[None] if single else ids).long()
     b, t = y.shape
     w = projection(lm, dim, seed, inject)
-    k = prefix_length(lm, dim, inject)
-    g = torch.Generator().manual_seed(int(seed) + 1)
-    z = (init_scale * torch.randn(b, dim, generator=g)).requires_grad_(True)
     keep = torch.arange(t)[None] < lengths[:, None]  # (B, T) positions that count
+    z = torch.zeros(b, dim)
+    out = torch.zeros(b, t, dtype=torch.long)
+    exact = torch.zeros(b, dtype=torch.bool)
     was_training = getattr(lm, "training", False)
     if was_training:
         lm.eval()
     try:
-        opt = torch.optim.Adam([z], lr=lr)
-        for i in range(steps + 1):
-            inputs = injected_inputs(lm, z @ w.T, y[:, :-1], inject, bos_token_id)
-            logits = lm.forward_embeds(inputs).logits[:, k - 1 :]
-            if i % max(1, check_every) == 0 or i == steps:
-                hit = (logits.argmax(-1) == y) | ~keep
-                if bool(hit.all()):
-                    break
-            if i == steps:
+        for attempt in range(restarts):
+            todo = (~exact).nonzero().flatten()
+            if todo.numel() == 0:
                 break
-            nll = F.cross_entropy(logits.float().reshape(b * t, -1), y.reshape(-1), reduction="none")
-            loss = (nll.reshape(b, t) * keep).sum() / keep.sum()
-            (grad,) = torch.autograd.grad(loss, z)
-            z.grad = grad
-            opt.step()
-        z = z.detach()
-        if not bool(torch.isfinite(z).all()):
-            raise ValueError("recover: the optimisation diverged (z holds NaN or inf); lower lr")
-        out = greedy_from_vectors(lm, z @ w.T, t, inject, bos_token_id)
+            g = torch.Generator().manual_seed(int(seed) + 1 + 7919 * attempt)
+            z0 = (init_scale * torch.randn(b, dim, generator=g))[todo]
+            zt = _optimise(
+                lm, y[todo], keep[todo], w, z0, steps, lr, schedule, check_every, inject, bos_token_id
+            )
+            got = greedy_from_vectors(lm, zt @ w.T, t, inject, bos_token_id)
+            z[todo], out[todo] = zt, got
+            exact[todo] = ((got == y[todo]) | ~keep[todo]).all(1)
     finally:
         if was_training:
             lm.train()
-    exact = ((out == y) | ~keep).all(1)
     if single:
         return Recovery(z[0], out[0], bool(exact[0]))
     return Recovery(z, out, exact)
@@ -211,8 +354,8 @@ def decode_vector(
     (same ``seed``) that :func:`recover` used -- e.g. from a random ``z`` (the random-vector baseline)."""
     if inject not in INJECTIONS:
         raise ValueError(f"decode_vector expects inject one of {INJECTIONS}, got {inject!r}")
-    if inject == "add" and bos_token_id is None:
-        raise ValueError("decode_vector with inject='add' needs bos_token_id")
+    if inject in ("add", "state") and bos_token_id is None:
+        raise ValueError(f"decode_vector with inject={inject!r} needs bos_token_id")
     single = z.dim() == 1
     z = z[None] if single else z
     if not bool(torch.isfinite(z).all()):

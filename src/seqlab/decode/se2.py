@@ -206,7 +206,17 @@ def accuracy(task: ICLTask, lm, demos: Sequence[Sequence[tuple[str, int]]], quer
 
 # -- the experiment of the claim -------------------------------------------------------------------
 SE2_DEFAULTS = dict(
-    lm="smollm2-135m", encoder="minilm-l6", k=2, beam_size=2, n_pool=12, n_dev=4, n_test=40, max_words=12
+    lm="smollm2-135m",
+    encoder="minilm-l6",
+    k=2,
+    beam_size=2,
+    n_pool=12,
+    n_dev=4,
+    n_test=40,
+    max_words=12,
+    retriever=False,  # also train Se^2's retriever on LM feedback (seqlab.decode.se2_retriever)
+    n_train=8,  # its training queries (disjoint from pool, dev and test)
+    retriever_steps=200,
 )
 
 
@@ -217,7 +227,9 @@ def se2_experiment(params: dict, seed: int) -> dict:
     The seed shuffles the sentences and splits them into a candidate pool, a development set (scored
     by Se^2's search) and the test queries, all disjoint and balanced only by chance. Returns the test
     accuracy of zero-shot, random (per query), nearest-neighbour (MiniLM, per query) and Se^2 (one
-    sequence for all queries) prompts, the Se^2 beams and their development-set accuracy.
+    sequence for all queries) prompts, the Se^2 beams and their development-set accuracy. With
+    ``retriever``: also Se^2's retriever (:mod:`seqlab.decode.se2_retriever`) trained on the LM's
+    feedback for ``n_train`` further queries, searching per test query (``acc_se2_retriever``).
     """
     import seqlab.lm
 
@@ -229,8 +241,12 @@ def se2_experiment(params: dict, seed: int) -> dict:
     rng = random.Random(seed)
     rng.shuffle(data)
     n_pool, n_dev, n_test = p["n_pool"], p["n_dev"], p["n_test"]
-    if n_pool + n_dev + n_test > len(data):
-        raise ValueError(f"decode.se2: pool + dev + test = {n_pool + n_dev + n_test} > {len(data)} sentences")
+    n_train = p["n_train"] if p["retriever"] else 0
+    if n_pool + n_dev + n_test + n_train > len(data):
+        raise ValueError(
+            f"decode.se2: pool + dev + test + train = {n_pool + n_dev + n_test + n_train} > "
+            f"{len(data)} sentences"
+        )
     pool, dev = data[:n_pool], data[n_pool : n_pool + n_dev]
     test = data[n_pool + n_dev : n_pool + n_dev + n_test]
     task = ICLTask(max_words=p["max_words"])
@@ -240,11 +256,9 @@ def se2_experiment(params: dict, seed: int) -> dict:
     beams = se2_select(lm, pool, dev, k=k, beam_size=p["beam_size"], task=task)
     best = [pool[i] for i in beams[0][0]]
     encoder = seqlab.lm.load(p["encoder"])
-    near = nearest_demos(
-        sentence_embeddings(encoder, [t for t, _ in pool]),
-        sentence_embeddings(encoder, [t for t, _ in test]),
-        k,
-    )
+    pool_feat = sentence_embeddings(encoder, [t for t, _ in pool])
+    test_feat = sentence_embeddings(encoder, [t for t, _ in test])
+    near = nearest_demos(pool_feat, test_feat, k)
     rand = random_demos(n_pool, k, n_test, rng)
     acc = {
         "zero_shot": accuracy(task, lm, [[]] * n_test, test),
@@ -252,7 +266,31 @@ def se2_experiment(params: dict, seed: int) -> dict:
         "nearest": accuracy(task, lm, [[pool[i] for i in s] for s in near], test),
         "se2": accuracy(task, lm, [best] * n_test, test),
     }
+    extra = {}
+    if p["retriever"]:
+        from seqlab.decode import se2_retriever as SR
+
+        start = n_pool + n_dev + n_test
+        train = data[start : start + n_train]
+        fb = SR.collect_feedback(lm, pool, train, k, task=task)
+        labels = torch.tensor([y for _, y in pool])
+        model = SR.train_retriever(
+            fb,
+            sentence_embeddings(encoder, [t for t, _ in train]),
+            pool_feat,
+            labels,
+            steps=p["retriever_steps"],
+            seed=seed,
+        )
+        picks = SR.retrieve(model, test_feat, pool_feat, labels, k, beam_size=p["beam_size"])
+        acc["se2_retriever"] = accuracy(task, lm, [[pool[i] for i in s] for s in picks], test)
+        extra = {
+            "gain_se2_retriever": acc["se2_retriever"] - acc["random"],
+            "retriever_distinct_sequences": len(set(picks)),
+            "feedback_lists": len(fb),
+        }
     return {
+        **extra,
         **{f"acc_{name}": v for name, v in acc.items()},
         "gain_se2": acc["se2"] - acc["random"],
         "gain_nearest": acc["nearest"] - acc["random"],

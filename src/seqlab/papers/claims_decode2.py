@@ -17,7 +17,11 @@ SEQ3_TITLE = (
     "Sentence Compression"
 )
 SE2_TITLE = "Se^2: Sequential Example Selection for In-Context Learning"
-SEQ3_PARAMS: dict = {}  # the experiment's defaults (seqlab.decode.seq3.SEQ3_DEFAULTS)
+# Version 2: the first version ran the defaults (400 steps; its control missed: the first-k
+# reconstructor copied 40% of its words). The paper trains far longer; 1000 steps for SEQ^3 and each
+# baseline reconstructor is the largest budget that fits ~10 CPU-minutes for 3 seeds (~0.19 cpu-s a
+# step for the three models together). Thresholds and controls unchanged.
+SEQ3_PARAMS: dict = {"steps": 1000}
 SE2_PARAMS: dict = {}  # the experiment's defaults (seqlab.decode.se2.SE2_DEFAULTS)
 
 
@@ -25,8 +29,17 @@ def _seq3_runs(seed):
     return {"seq3": ExperimentCell("decode.seq3", dict(SEQ3_PARAMS), seed)}
 
 
+# Se^2 with its retriever trained on LM feedback (8 training queries, k 2: 184 LM-scored candidates)
+# and the per-query sequential search; same splits, sizes and arms as se2_icl plus that arm.
+SE2_RETRIEVER_PARAMS: dict = {"retriever": True}
+
+
 def _se2_runs(seed):
     return {"se2": ExperimentCell("decode.se2", dict(SE2_PARAMS), seed)}
+
+
+def _se2_retriever_runs(seed):
+    return {"se2": ExperimentCell("decode.se2", dict(SE2_RETRIEVER_PARAMS), seed)}
 
 
 def _mean(results, run, fn) -> str:
@@ -62,7 +75,7 @@ SEQ3_RECONSTRUCTION = Claim(
     ),
     baselines=(Baseline("random-k (gain 0)", value=0.0),),
     seeds=SEEDS,
-    seconds=276.0,  # measured: summed cpu_time of the 3 decode.seq3 cells (shared by both SEQ^3 claims)
+    seconds=600.0,  # estimate for 1000 steps (400 steps measured 276 cpu-s); shared by both SEQ^3 claims
     make_runs=_seq3_runs,
     measure=lambda r: float(r["seq3"]["gain_recon"]),
     details=_seq3_details,
@@ -87,7 +100,7 @@ SEQ3_READABILITY = Claim(
     ),
     baselines=(Baseline("random-k (ratio 1)", value=1.0),),
     seeds=SEEDS,
-    seconds=276.0,  # measured: summed cpu_time of the 3 decode.seq3 cells (shared by both SEQ^3 claims)
+    seconds=600.0,  # estimate for 1000 steps (400 steps measured 276 cpu-s); shared by both SEQ^3 claims
     make_runs=_seq3_runs,
     measure=lambda r: float(r["seq3"]["ppl_ratio"]),
     details=_seq3_details,
@@ -131,4 +144,45 @@ SE2_ICL = Claim(
     details=_se2_details,
 )
 
-CLAIMS = {c.name: c for c in (SEQ3_RECONSTRUCTION, SEQ3_READABILITY, SE2_ICL)}
+
+def _se2_retriever_details(results) -> str:
+    arms = ("zero_shot", "random", "nearest", "se2", "se2_retriever")
+    acc = ", ".join(f"{a} {_mean(results, 'se2', lambda r, k=f'acc_{a}': r[k])}" for a in arms)
+    distinct = _mean(results, "se2", lambda r: r["retriever_distinct_sequences"])
+    return f"test accuracy: {acc}; distinct retrieved sequences per seed {distinct} (of 40 queries)"
+
+
+SE2_RETRIEVER_ICL = Claim(
+    name="se2_retriever_icl",
+    title=SE2_TITLE,
+    statement="demonstrations picked per query by a retriever trained on the LM's feedback, with a "
+    "sequential beam search, answer more test queries than random demonstrations",
+    effect="Se^2: 42% relative improvement over random selection, averaged over 23 tasks (abstract), and "
+    "above retrieval baselines",
+    metric="SmolLM2 test accuracy, Se^2 retriever - random demonstrations (movie reviews, k 2, pool 12, "
+    "8 feedback queries, 40 test queries)",
+    direction="higher",
+    threshold=0.05,
+    null=0.0,
+    control=Control(
+        "best of random / nearest-neighbour k-shot accuracy",
+        0.6,
+        lambda r: max(float(r["se2"]["acc_random"]), float(r["se2"]["acc_nearest"])),
+    ),
+    baselines=(
+        Baseline("random demonstrations (gain 0)", value=0.0),
+        Baseline("nearest-neighbour (MiniLM)", measure=lambda r: float(r["se2"]["gain_nearest"])),
+        Baseline("Se^2 search on the dev split, one sequence", measure=lambda r: float(r["se2"]["gain_se2"])),
+        Baseline(
+            "zero-shot",
+            measure=lambda r: float(r["se2"]["acc_zero_shot"]) - float(r["se2"]["acc_random"]),
+        ),
+    ),
+    seeds=SEEDS,
+    seconds=450.0,  # estimate before running (se2_icl's 179 + ~90 a seed of LM feedback)
+    make_runs=_se2_retriever_runs,
+    measure=lambda r: float(r["se2"]["gain_se2_retriever"]),
+    details=_se2_retriever_details,
+)
+
+CLAIMS = {c.name: c for c in (SEQ3_RECONSTRUCTION, SEQ3_READABILITY, SE2_ICL, SE2_RETRIEVER_ICL)}

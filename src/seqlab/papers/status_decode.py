@@ -7,11 +7,12 @@ STATUS = {
     "Can Unconditional Language Models Recover Arbitrary Sentences?": Judgement(
         PARTIAL,
         "sentence_recovery decoder (seqlab.decode.recovery.recover): z in a reparametrized space "
-        "through a fixed random W, injected into a frozen LM (added to every input, or as a prefix), "
-        "optimised by Adam, greedy decoding (recovery rate vs size of z measured on a transformer word "
-        "LM, claim sentence_recovery_transformer); missing: the paper's bias injection into the LSTM's "
-        "hidden and cell states (seqlab injects at the input), a claim on a recurrent LM (not run this "
-        "round), beam-search decoding from z and its pretrained news LMs",
+        "through a fixed random W, optimised by Adam against a frozen LM, greedy decoding; the paper's "
+        "injection into a recurrent LM, inject='state' (W z added as a bias to every layer's hidden and "
+        "cell state before every step, tested against the LSTM cell equations), besides input-level "
+        "injections; claim sentence_recovery_recurrent (LSTM word LM, recovery rate vs size of z) and "
+        "sentence_recovery_transformer; missing: beam-search decoding from z and the paper's large "
+        "pretrained LSTM LM (a 2-layer, width-128 LSTM trained here on the Lee corpus)",
     ),
     "Discovering Useful Sentence Representations from Large Pretrained Language Models": Judgement(
         PARTIAL,
