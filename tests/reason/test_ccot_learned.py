@@ -163,3 +163,14 @@ def test_stage0_trains_scorer_and_end_head_and_they_learn():
         after = (float(c.scorer_loss(b)), float(c.end_loss(c.contemplate(b))))
     assert after[0] < before[0] and after[1] < before[1]
     assert all(p.grad is None or p.grad.abs().sum() == 0 for p in c.model.parameters())
+
+
+def test_docs_example_of_the_learned_options_runs(capsys):
+    import re
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "reason.md"
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", doc.read_text(), re.S) if 'end="learned"' in b]
+    assert len(blocks) == 1
+    exec(compile(blocks[0], str(doc), "exec"), {})
+    assert capsys.readouterr().out.splitlines() == ["(8, 2)", "True (8,)", "True"]
