@@ -167,6 +167,10 @@ class CCoT(Reasoner):
 
     def ccot_loss(self, batch) -> torch.Tensor:
         """Layer-wise normalised squared error of the teacher-forced contemplation tokens."""
+        return self._ccot_loss_and_states(batch)[0]
+
+    def _ccot_loss_and_states(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """``L_ccot`` and the teacher-forced tokens' last-layer states (B, m, d)."""
         self._check(batch)
         hs, bot = self.gold(batch)
         pos = bot + self.kept_positions(batch)  # s_i sits at bot + i; (B, m)
@@ -186,8 +190,7 @@ class CCoT(Reasoner):
             losses.append(
                 ((out[layer][:, bot + 1 :] - target) ** 2).sum(-1).mean() / (var * target.shape[-1])
             )
-        self._last_states = out[-1][:, bot + 1 :]
-        return torch.stack(losses).mean()
+        return torch.stack(losses).mean(), out[-1][:, bot + 1 :]
 
     def end_loss(self, states: torch.Tensor) -> torch.Tensor:
         """Binary cross-entropy of the END predictor on the ``m`` contemplation states (B, m, d):
@@ -201,11 +204,11 @@ class CCoT(Reasoner):
 
     def stage0_loss(self, batch) -> torch.Tensor:
         """``L_ccot`` plus, when learned, ``L_score`` and the END predictor's loss."""
-        loss = self.ccot_loss(batch)
+        loss, states = self._ccot_loss_and_states(batch)
         if self.scorer is not None:
             loss = loss + self.scorer_loss(batch)
         if self.end_head is not None:
-            loss = loss + self.end_loss(self._last_states)
+            loss = loss + self.end_loss(states)
         return loss
 
     def contemplate(self, batch, n: int | None = None) -> torch.Tensor:
