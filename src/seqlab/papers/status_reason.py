@@ -50,7 +50,7 @@ STATUS |= {
         "are kept, trained on a stated proxy (occlusion importance: rise of the teacher's answer "
         "loss when the step is hidden), and end='learned', an END predictor trained to fire at the "
         "target m that sets each row's number of tokens at inference "
-        "(tests/reason/test_ccot_learned.py); missing: the paper's own scorer objective, LoRA "
+        "(tests/reason/test_ccot.py); missing: the paper's own scorer objective, LoRA "
         "adapters (full copies), a claim with the learned pieces, and pretrained-LM scale",
     ),
     "SoftCoT: Soft Chain-of-Thought for Efficient Reasoning with LLMs": Judgement(
