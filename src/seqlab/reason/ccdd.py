@@ -19,6 +19,14 @@ still-masked token is revealed with probability ``(t - s) / t`` (its argmax, or 
 codes take the deterministic DDIM step ``z_s = sqrt(abar(s)) e_hat + sqrt(1 - abar(s)) eps_hat``,
 ``eps_hat = (z_t - sqrt(abar(t)) e_hat) / sqrt(1 - abar(t))``. ``mode="discrete"`` is the same
 network with the continuous channel switched off: a plain masked diffusion language model.
+
+The paper's continuous side is a pretrained LM's representation space. By default ``C`` is a
+fixed random table; ``codes=`` takes any ``(vocab_size, d_code)`` table instead, and
+:func:`lm_token_codes` builds one from a pretrained LM's input embeddings (e.g. SmolLM2): each task
+token's string (:func:`task_token_strings`) is embedded as the mean of the LM's input embeddings of
+its sub-word pieces, ``E`` (V, D); :func:`embedding_codes` centres ``E``, projects it onto its top
+``d_code`` principal directions (``(E - mean) V_k``, ``V_k`` from the SVD) and scales each row to
+unit norm (the random codes' expected norm).
 """
 
 from __future__ import annotations
@@ -37,6 +45,54 @@ CCDD_PAPER = Paper(
     "2510.03206",
 )
 MODES = ("joint", "discrete")
+SPECIAL_NAMES = ("<pad>", "<think>", "</think>", ";")  # PAD, BOT, EOT, SEP of seqlab.tasks.reasoning_base
+
+
+def task_token_strings(task) -> list[str]:
+    """One string per task token id: the special tokens' names, then what each token stands for
+    (``decode_step``, else ``decode_answer``; booleans as yes/no; ``<id>`` when neither applies)."""
+    out = []
+    for i in range(task.vocab_size):
+        if i < len(SPECIAL_NAMES):
+            out.append(SPECIAL_NAMES[i])
+            continue
+        value = None
+        for read in (task.decode_step, task.decode_answer):
+            try:
+                value = read(i)
+                break
+            except (ValueError, KeyError, IndexError):
+                continue
+        if isinstance(value, bool):
+            value = "yes" if value else "no"
+        out.append(f"<{i}>" if value is None else str(value))
+    return out
+
+
+def embedding_codes(vectors: torch.Tensor, d_code: int) -> torch.Tensor:
+    """Rows of ``vectors`` (V, D), centred, on their top ``d_code`` principal directions, unit norm."""
+    if not isinstance(vectors, torch.Tensor) or vectors.dim() != 2:
+        raise ValueError(f"embedding_codes expects a (tokens, dim) tensor, got {type(vectors).__name__}")
+    V, D = vectors.shape
+    if isinstance(d_code, bool) or not isinstance(d_code, int) or not 1 <= d_code <= min(V - 1, D):
+        raise ValueError(
+            f"d_code must be an int in [1, min(tokens - 1, dim)] = [1, {min(V - 1, D)}], got {d_code!r}"
+        )
+    x = vectors.double() - vectors.double().mean(0)
+    _, _, vh = torch.linalg.svd(x, full_matrices=False)
+    proj = x @ vh[:d_code].T
+    return (proj / proj.norm(dim=1, keepdim=True).clamp_min(1e-12)).float()
+
+
+@torch.no_grad()
+def lm_token_codes(lm, strings: list[str], d_code: int) -> torch.Tensor:
+    """Codes (len(strings), d_code) from ``lm``'s input embeddings: each string's mean sub-word
+    embedding (``lm.encode`` + ``lm.input_embeddings``), then :func:`embedding_codes`."""
+    enc = lm.encode(list(strings))
+    emb = lm.input_embeddings(enc.ids).float()
+    mask = enc.mask[..., None].float()
+    mean = (emb * mask).sum(1) / mask.sum(1).clamp_min(1)
+    return embedding_codes(mean, d_code)
 
 
 def alpha_bar(t: torch.Tensor) -> torch.Tensor:
@@ -80,6 +136,7 @@ class CCDD(nn.Module):
         d_code: int = 16,
         mode: str = "joint",
         code_seed: int = 0,
+        codes: torch.Tensor | None = None,
     ):
         super().__init__()
         from seqlab.models import SequenceModel
@@ -97,8 +154,17 @@ class CCDD(nn.Module):
             vocab_size=vocab_size + 1,
             mixer_cfg={"n_heads": n_heads, "causal": False},
         )
-        g = torch.Generator().manual_seed(code_seed)
-        self.register_buffer("codes", torch.randn(vocab_size + 1, d_code, generator=g) / math.sqrt(d_code))
+        if codes is None:
+            g = torch.Generator().manual_seed(code_seed)
+            table = torch.randn(vocab_size + 1, d_code, generator=g) / math.sqrt(d_code)
+        else:
+            if not isinstance(codes, torch.Tensor) or tuple(codes.shape) != (vocab_size, d_code):
+                got = tuple(codes.shape) if isinstance(codes, torch.Tensor) else type(codes).__name__
+                raise ValueError(
+                    f"CCDD: codes must be a (vocab_size, d_code) = ({vocab_size}, {d_code}) tensor, got {got}"
+                )
+            table = torch.cat([codes.detach().float(), torch.zeros(1, d_code)])  # MASK: never a target
+        self.register_buffer("codes", table)
         self.z_in = nn.Linear(d_code, d_model)
         self.t_in = nn.Linear(1, d_model)
         self.z_out = nn.Linear(d_model, d_code)

@@ -34,6 +34,12 @@ def answer_accuracy(model: CCDD, batch, steps: int, seed: int) -> tuple[float, f
 def ccdd_arm(params: dict, seed: int) -> dict:
     task = create("task", params["task"], **params.get("task_kw", {}))
     torch.manual_seed(seed)
+    codes = None
+    if params.get("codes", "random") != "random":  # a pretrained LM's embedding space, e.g. "smollm2-135m"
+        from seqlab.lm import load
+        from seqlab.reason.ccdd import lm_token_codes, task_token_strings
+
+        codes = lm_token_codes(load(params["codes"]), task_token_strings(task), params.get("d_code", 16))
     model = CCDD(
         task.vocab_size,
         task.max_trace_len + 1,
@@ -42,6 +48,7 @@ def ccdd_arm(params: dict, seed: int) -> dict:
         n_heads=params.get("n_heads", 4),
         d_code=params.get("d_code", 16),
         mode=params["mode"],
+        codes=codes,
     )
     opt = torch.optim.AdamW(model.parameters(), lr=params.get("lr", 1e-3), weight_decay=0.01)
     g = torch.Generator().manual_seed(seed)
