@@ -39,6 +39,24 @@ def check_histories(histories, num_items: int) -> list[torch.Tensor]:
     return out
 
 
+def check_times(histories: list[torch.Tensor], times, who: str) -> list[torch.Tensor]:
+    """One finite float64 timestamp tensor per history, each of its history's shape."""
+    if times is None or len(times) != len(histories):
+        raise ValueError(
+            f"{who} needs the timestamps of every history (times=, one per user); got "
+            f"{'none' if times is None else len(times)} for {len(histories)} users"
+        )
+    out = []
+    for h, t in zip(histories, times, strict=True):
+        t = torch.as_tensor(t, dtype=torch.float64)
+        if t.shape != h.shape:
+            raise ValueError(f"a history of {h.numel()} items needs {h.numel()} timestamps, got {t.numel()}")
+        if not torch.isfinite(t).all():
+            raise ValueError("timestamps must be finite (got NaN or inf)")
+        out.append(t)
+    return out
+
+
 class Recommender:
     """Base class: ``fit(split)`` then ``recommend(histories, k)``."""
 

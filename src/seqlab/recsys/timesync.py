@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqlab.models import SequenceModel
-from seqlab.recsys.base import ScoringRecommender, check_histories
+from seqlab.recsys.base import ScoringRecommender, check_histories, check_times
 from seqlab.recsys.data import PAD, Split
 from seqlab.recsys.recformer import item_attributes
 from seqlab.recsys.train import item_windows
@@ -238,22 +238,7 @@ class TIMeSynC(ScoringRecommender):
 
     # -- prediction ------------------------------------------------------------------------
     def _check_times(self, histories, times):
-        if times is None or len(times) != len(histories):
-            raise ValueError(
-                f"TIMeSynC needs the timestamps of every history (times=, one per user); got "
-                f"{'none' if times is None else len(times)} for {len(histories)} users"
-            )
-        out = []
-        for h, t in zip(histories, times, strict=True):
-            t = torch.as_tensor(t, dtype=torch.float64)
-            if t.shape != h.shape:
-                raise ValueError(
-                    f"a history of {h.numel()} items needs {h.numel()} timestamps, got {t.numel()}"
-                )
-            if not torch.isfinite(t).all():
-                raise ValueError("timestamps must be finite (got NaN or inf)")
-            out.append(t)
-        return out
+        return check_times(histories, times, "TIMeSynC")
 
     @torch.no_grad()
     def intent(self, histories, times=None) -> torch.Tensor:

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqlab.models import SequenceModel
-from seqlab.recsys.base import ScoringRecommender, check_histories
+from seqlab.recsys.base import ScoringRecommender, check_histories, check_times
 from seqlab.recsys.data import PAD, Split
 from seqlab.recsys.train import item_windows
 from seqlab.registry import Paper, register
@@ -328,19 +328,9 @@ class UniRec(ScoringRecommender):
     def scores(self, histories, times=None) -> torch.Tensor:
         n = self._fitted()
         histories = check_histories(histories, n)
-        if times is None or len(times) != len(histories):
-            raise ValueError(
-                f"UniRec needs the timestamps of every history (times=, one per user); got "
-                f"{'none' if times is None else len(times)} for {len(histories)} users"
-            )
-        rows = []
-        for hist, ts in zip(histories, times, strict=True):
-            ts = torch.as_tensor(ts, dtype=torch.float64)
-            if ts.shape != hist.shape:
-                raise ValueError(
-                    f"a history of {hist.numel()} items needs {hist.numel()} timestamps, got {ts.numel()}"
-                )
-            rows.append((hist[-self.max_len :], ts[-self.max_len :]))
+        times = check_times(histories, times, "UniRec")
+        m = self.max_len
+        rows = [(hist[-m:], ts[-m:]) for hist, ts in zip(histories, times, strict=True)]
         x, _, b, h, w = self._batch(
             [torch.cat([r[0], r[0][-1:]]) for r in rows], [torch.cat([r[1], r[1][-1:]]) for r in rows]
         )
