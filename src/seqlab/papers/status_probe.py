@@ -41,13 +41,6 @@ STATUS = {
             "state and per-position linear probes (tests/probe/test_onion.py); claim rnn_onion_probe",
         )
     ),
-    "Generalization Error Analysis for Selective State-Space Models Through the Lens of Attention": Judgement(
-        PARTIAL,
-        "the length-independence experiment: train - test gap of a 1-layer Mamba on majority at several "
-        "lengths, its slope in log T, against a per-position readout and attention with learned positions "
-        "(probe.length_gap, claim selective_ssm_length_gap); missing: computing the covering-number bound "
-        "itself, the unstable-A (positive spectral abscissa) arm, IMDb and ListOps",
-    ),
 }
 
 # -- frames, continuous time, categorical simplices, shifting tasks --
@@ -82,3 +75,17 @@ STATUS["Learning useful representations for shifting tasks and distributions"] =
     "and the out-of-distribution benchmarks",
 )
 
+
+# -- r4-probed: the selective-SSM bound's length term and the unstable arm --
+_GEN_SSM = "Generalization Error Analysis for Selective State-Space Models Through the Lens of Attention"
+STATUS[_GEN_SSM] = Judgement(
+    PARTIAL,
+    "probe.length_gap: train - test gap of a 1-layer Mamba on majority at several lengths and its slope in "
+    "log T, against a per-position readout and attention with learned positions (claim "
+    "selective_ssm_length_gap); probe.selective_bound: the bound's length-dependence term -- transition "
+    "norms ||prod exp(delta_r A)||, their mass per position and its geometric envelope sum_k exp(s_A "
+    "delta k), with the spectral abscissa s_A -- read out of any trained Mamba "
+    "(selective_ssm_bound_terms, tested against explicit matrix products); the unstable arm (UnstableMamba, "
+    "A clamped to real parts >= a_min > 0; claim selective_ssm_unstable_length_gap); missing: the full "
+    "covering-number bound (its norm constants and Dudley integral), IMDb and ListOps",
+)
