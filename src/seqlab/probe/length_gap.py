@@ -71,6 +71,19 @@ class FlatReadout(nn.Module):
         return self.lin(F.one_hot(ids, self.vocab).float().flatten(1))
 
 
+def _mamba_classifier(d: int, d_state: int) -> SequenceModel:
+    """The 1-layer Mamba classifier of the experiment (label read at the last position)."""
+    return SequenceModel(
+        "mamba",
+        d_model=d,
+        n_layers=1,
+        vocab_size=2,
+        n_outputs=2,
+        mlp_ratio=2.0,
+        mixer_cfg={"d_state": d_state},
+    )
+
+
 def _fit(model, last: bool, x, y, steps: int, lr: float):
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     for _ in range(steps):
@@ -115,18 +128,7 @@ def length_gap(params: dict, seed: int) -> dict:
         xte, yte = majority_batch(n_test, T, gen)
         torch.manual_seed(seed * 1009 + T)
         models = {
-            "mamba": (
-                SequenceModel(
-                    "mamba",
-                    d_model=d,
-                    n_layers=1,
-                    vocab_size=2,
-                    n_outputs=2,
-                    mlp_ratio=2.0,
-                    mixer_cfg={"d_state": int(params.get("d_state", 8))},
-                ),
-                True,
-            ),
+            "mamba": (_mamba_classifier(d, int(params.get("d_state", 8))), True),
             "flat": (FlatReadout(T, 2), False),
             "attention_ape": (
                 SequenceModel(
@@ -144,15 +146,7 @@ def length_gap(params: dict, seed: int) -> dict:
             ),
         }
         if a_min is not None:
-            unstable = SequenceModel(
-                "mamba",
-                d_model=d,
-                n_layers=1,
-                vocab_size=2,
-                n_outputs=2,
-                mlp_ratio=2.0,
-                mixer_cfg={"d_state": 1},
-            )
+            unstable = _mamba_classifier(d, 1)  # its mixer is replaced just below
             unstable.blocks[0].mixer = UnstableMamba(
                 d,
                 d_state=int(params.get("d_state", 8)),
