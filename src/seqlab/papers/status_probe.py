@@ -16,13 +16,6 @@ STATUS = {
         "mutual_knn alignment (tested: 1 for a space with itself, ~k/N for independent spaces, plain loop); "
         "claim platonic_smollm2_minilm (SmolLM2 vs MiniLM)",
     ),
-    "Does Representation Matter? Exploring Intermediate Layers in Large Language Models": Judgement(
-        PARTIAL,
-        "prompt entropy (matrix Renyi), curvature, augmentation invariance (InfoNCE), LiDAR and DiME "
-        "(probe.view_metrics, tested against loop formulas), per-layer probes and the layer each metric "
-        "picks; claims intermediate_layer_probe and lidar_layer_pick (the LiDAR-picked layer vs the last); "
-        "missing: the training-checkpoint study",
-    ),
     # -- onion representations, selective-SSM length gap, representation flow ----------
     "A Comparative Analysis of Contextual Representation Flow in State-Space and Transformer Architectures": (
         Judgement(
@@ -88,4 +81,13 @@ STATUS[_GEN_SSM] = Judgement(
     "(selective_ssm_bound_terms, tested against explicit matrix products); the unstable arm (UnstableMamba, "
     "A clamped to real parts >= a_min > 0; claim selective_ssm_unstable_length_gap); missing: the full "
     "covering-number bound (its norm constants and Dudley integral), IMDb and ListOps",
+)
+STATUS["Does Representation Matter? Exploring Intermediate Layers in Large Language Models"] = Judgement(
+    IMPLEMENTED,
+    "prompt entropy (matrix Renyi), curvature, augmentation invariance (InfoNCE), LiDAR and DiME "
+    "(probe.view_metrics, tested against loop formulas), per-layer probes and the layer each metric "
+    "picks; claims intermediate_layer_probe and lidar_layer_pick (the LiDAR-picked layer vs the last); "
+    "the training-checkpoint study on a small seqlab character LM (probe.checkpoint_layers: entropy, "
+    "LiDAR and a next-character probe per layer at evenly spaced checkpoints; descriptive, no claim) "
+    "rather than on Pythia's released checkpoints",
 )
