@@ -458,3 +458,38 @@ CLAIMS.update(
         ),
     }
 )
+
+
+# -- r4-probed: the unstable-state-matrix arm of the selective-SSM length gap -------------
+UNSTABLE_GAP_PARAMS = {**LENGTH_GAP_PARAMS, "unstable_a_min": 0.1, "unstable_step_cap": 1.0, "bound_n": 32}
+
+CLAIMS["selective_ssm_unstable_length_gap"] = Claim(
+    name="selective_ssm_unstable_length_gap",
+    title="Generalization Error Analysis for Selective State-Space Models Through the Lens of Attention",
+    statement="with an unstable state matrix (spectral abscissa > 0) a selective SSM's generalization gap "
+    "grows with the sequence length faster than the stable model's",
+    effect="the bound's length term sum_k exp(s_A delta k) is bounded for s_A < 0 and grows exponentially "
+    "in T for s_A > 0; the paper ties positive abscissa to length-dependent generalization",
+    metric="gap slope per doubling of T (train - test accuracy vs log2 T) of a 1-layer Mamba whose state "
+    "matrix is clamped to real parts >= 0.1, minus the stable Mamba's slope on the same data (majority, "
+    "T = 9, 17, 33, 65, 128 training sequences per length)",
+    direction="higher",
+    threshold=0.02,  # the original claim's 2 points per doubling, as the unstable arm's excess growth
+    null=0.0,
+    control=Control(
+        "the unstable Mamba fits its training set at the shortest length (T = 9)",
+        0.95,
+        _get("length_gap", "unstable_first_train"),
+    ),
+    baselines=(Baseline("no difference between the arms", value=0.0),),
+    seeds=SEEDS,
+    seconds=189.0,  # measured: cpu seconds of the 3 cells (67.8 + 62.1 + 59.3)
+    make_runs=_cell("length_gap", UNSTABLE_GAP_PARAMS),
+    measure=_get("length_gap", "unstable_minus_stable_slope"),
+    details=_per_seed(
+        "length_gap",
+        lambda x: f"unstable gaps {_rounded(x['mamba_unstable_gap'])} vs stable {_rounded(x['mamba_gap'])}; "
+        f"bound mass at T unstable {_rounded(x['mamba_unstable_mass'], 1)} vs stable "
+        f"{_rounded(x['mamba_mass'], 1)}",
+    ),
+)

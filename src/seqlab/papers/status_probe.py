@@ -16,13 +16,6 @@ STATUS = {
         "mutual_knn alignment (tested: 1 for a space with itself, ~k/N for independent spaces, plain loop); "
         "claim platonic_smollm2_minilm (SmolLM2 vs MiniLM)",
     ),
-    "Does Representation Matter? Exploring Intermediate Layers in Large Language Models": Judgement(
-        PARTIAL,
-        "prompt entropy (matrix Renyi), curvature, augmentation invariance (InfoNCE), LiDAR and DiME "
-        "(probe.view_metrics, tested against loop formulas), per-layer probes and the layer each metric "
-        "picks; claims intermediate_layer_probe and lidar_layer_pick (the LiDAR-picked layer vs the last); "
-        "missing: the training-checkpoint study",
-    ),
     # -- onion representations, selective-SSM length gap, representation flow ----------
     "A Comparative Analysis of Contextual Representation Flow in State-Space and Transformer Architectures": (
         Judgement(
@@ -40,13 +33,6 @@ STATUS = {
             "gamma_p E[x_p] (fit_onion, train_onion), the peeling decoder, onion interventions on the "
             "state and per-position linear probes (tests/probe/test_onion.py); claim rnn_onion_probe",
         )
-    ),
-    "Generalization Error Analysis for Selective State-Space Models Through the Lens of Attention": Judgement(
-        PARTIAL,
-        "the length-independence experiment: train - test gap of a 1-layer Mamba on majority at several "
-        "lengths, its slope in log T, against a per-position readout and attention with learned positions "
-        "(probe.length_gap, claim selective_ssm_length_gap); missing: computing the covering-number bound "
-        "itself, the unstable-A (positive spectral abscissa) arm, IMDb and ListOps",
     ),
 }
 
@@ -82,3 +68,26 @@ STATUS["Learning useful representations for shifting tasks and distributions"] =
     "and the out-of-distribution benchmarks",
 )
 
+
+# -- r4-probed: the selective-SSM bound's length term and the unstable arm --
+_GEN_SSM = "Generalization Error Analysis for Selective State-Space Models Through the Lens of Attention"
+STATUS[_GEN_SSM] = Judgement(
+    PARTIAL,
+    "probe.length_gap: train - test gap of a 1-layer Mamba on majority at several lengths and its slope in "
+    "log T, against a per-position readout and attention with learned positions (claim "
+    "selective_ssm_length_gap); probe.selective_bound: the bound's length-dependence term -- transition "
+    "norms ||prod exp(delta_r A)||, their mass per position and its geometric envelope sum_k exp(s_A "
+    "delta k), with the spectral abscissa s_A -- read out of any trained Mamba "
+    "(selective_ssm_bound_terms, tested against explicit matrix products); the unstable arm (UnstableMamba, "
+    "A clamped to real parts >= a_min > 0; claim selective_ssm_unstable_length_gap); missing: the full "
+    "covering-number bound (its norm constants and Dudley integral), IMDb and ListOps",
+)
+STATUS["Does Representation Matter? Exploring Intermediate Layers in Large Language Models"] = Judgement(
+    IMPLEMENTED,
+    "prompt entropy (matrix Renyi), curvature, augmentation invariance (InfoNCE), LiDAR and DiME "
+    "(probe.view_metrics, tested against loop formulas), per-layer probes and the layer each metric "
+    "picks; claims intermediate_layer_probe and lidar_layer_pick (the LiDAR-picked layer vs the last); "
+    "the training-checkpoint study on a small seqlab character LM (probe.checkpoint_layers: entropy, "
+    "LiDAR and a next-character probe per layer at evenly spaced checkpoints; descriptive, no claim) "
+    "rather than on Pythia's released checkpoints",
+)

@@ -9,6 +9,7 @@ relevance, concept geometry and over-squashing (the other modules).
 from __future__ import annotations
 
 from seqlab.probe import (  # noqa: F401  (imported to register their probes and experiments)
+    checkpoint_layers,
     concat_runs,
     concat_runs_experiment,
     concepts,
@@ -30,6 +31,7 @@ from seqlab.probe import (  # noqa: F401  (imported to register their probes and
     onion,
     oversquashing,
     repeat_rnn,
+    selective_bound,
     similarity,
     view_layers_experiment,
     view_metrics,
@@ -51,6 +53,7 @@ from seqlab.probe.operator import (
     jacobian_operator,
 )
 from seqlab.probe.oversquashing import last_token_collapse
+from seqlab.probe.selective_bound import selective_ssm_bound_terms
 from seqlab.probe.similarity import canonical_correlations, cka, mutual_knn, svcca
 
 __all__ = [
@@ -73,6 +76,7 @@ __all__ = [
     "lrp_rules",
     "mutual_knn",
     "relevance",
+    "selective_ssm_bound_terms",
     "sipit",
     "sipit_search",
     "svcca",

@@ -15,6 +15,13 @@ training accuracy minus the accuracy on ``n_test`` fresh sequences. The same dat
 reference models: a per-position linear readout (logistic regression on the flattened one-hot
 sequence: ``2T`` weights) and a 1-layer attention model with learned absolute positions.
 :func:`gap_slope` is the least-squares slope of the gap against ``log2 T`` (gap points per doubling).
+
+Unstable arm (param ``unstable_a_min``, off by default): a fourth model, the same Mamba classifier whose
+mixer is :class:`~seqlab.probe.selective_bound.UnstableMamba` (state matrix clamped to real parts
+``>= unstable_a_min > 0``, per-step exponent capped at ``unstable_step_cap``); with it the result also
+holds, per length, the bound's transition mass and spectral abscissa
+(:func:`~seqlab.probe.selective_bound.selective_ssm_bound_terms` on ``bound_n`` test sequences) of the
+stable and the unstable model.
 """
 
 from __future__ import annotations
@@ -64,6 +71,19 @@ class FlatReadout(nn.Module):
         return self.lin(F.one_hot(ids, self.vocab).float().flatten(1))
 
 
+def _mamba_classifier(d: int, d_state: int) -> SequenceModel:
+    """The 1-layer Mamba classifier of the experiment (label read at the last position)."""
+    return SequenceModel(
+        "mamba",
+        d_model=d,
+        n_layers=1,
+        vocab_size=2,
+        n_outputs=2,
+        mlp_ratio=2.0,
+        mixer_cfg={"d_state": d_state},
+    )
+
+
 def _fit(model, last: bool, x, y, steps: int, lr: float):
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     for _ in range(steps):
@@ -85,32 +105,30 @@ def _accuracy(model, last: bool, x, y) -> float:
 def length_gap(params: dict, seed: int) -> dict:
     """Gap (train - test accuracy) of Mamba, a per-position readout and attention + learned positions.
 
-    params: ``lengths`` (odd), ``n_train``, ``n_test``, ``d_model``, ``d_state``, ``steps``, ``lr``.
+    params: ``lengths`` (odd), ``n_train``, ``n_test``, ``d_model``, ``d_state``, ``steps``, ``lr``;
+    optional ``unstable_a_min`` (adds the ``mamba_unstable`` arm), ``unstable_step_cap`` (1.0),
+    ``bound_n`` (32).
     """
+    from seqlab.probe.selective_bound import UnstableMamba, selective_ssm_bound_terms
+
+    a_min = params.get("unstable_a_min")
+    names = ("mamba", "flat", "attention_ape") + (("mamba_unstable",) if a_min is not None else ())
     lengths = [int(t) for t in params["lengths"]]
     n_train, n_test = int(params.get("n_train", 256)), int(params.get("n_test", 2000))
     d, steps, lr = int(params.get("d_model", 16)), int(params["steps"]), float(params.get("lr", 3e-3))
     out = {"lengths": lengths}
-    for name in ("mamba", "flat", "attention_ape"):
+    for name in names:
         out[f"{name}_train"], out[f"{name}_test"], out[f"{name}_gap"] = [], [], []
+    if a_min is not None:
+        for name in ("mamba", "mamba_unstable"):
+            out[f"{name}_abscissa"], out[f"{name}_mass"] = [], []
     for T in lengths:
         gen = torch.Generator().manual_seed(seed * 1009 + T)
         xtr, ytr = majority_batch(n_train, T, gen)
         xte, yte = majority_batch(n_test, T, gen)
         torch.manual_seed(seed * 1009 + T)
         models = {
-            "mamba": (
-                SequenceModel(
-                    "mamba",
-                    d_model=d,
-                    n_layers=1,
-                    vocab_size=2,
-                    n_outputs=2,
-                    mlp_ratio=2.0,
-                    mixer_cfg={"d_state": int(params.get("d_state", 8))},
-                ),
-                True,
-            ),
+            "mamba": (_mamba_classifier(d, int(params.get("d_state", 8))), True),
             "flat": (FlatReadout(T, 2), False),
             "attention_ape": (
                 SequenceModel(
@@ -127,6 +145,15 @@ def length_gap(params: dict, seed: int) -> dict:
                 True,
             ),
         }
+        if a_min is not None:
+            unstable = _mamba_classifier(d, 1)  # its mixer is replaced just below
+            unstable.blocks[0].mixer = UnstableMamba(
+                d,
+                d_state=int(params.get("d_state", 8)),
+                a_min=float(a_min),
+                step_cap=float(params.get("unstable_step_cap", 1.0)),
+            )
+            models["mamba_unstable"] = (unstable, True)
         for name, (model, last) in models.items():
             _fit(model, last, xtr, ytr, steps, lr if name != "flat" else 10 * lr)
             model.eval()
@@ -134,7 +161,14 @@ def length_gap(params: dict, seed: int) -> dict:
             out[f"{name}_train"].append(a_tr)
             out[f"{name}_test"].append(a_te)
             out[f"{name}_gap"].append(a_tr - a_te)
-    for name in ("mamba", "flat", "attention_ape"):
+            if a_min is not None and name in ("mamba", "mamba_unstable"):
+                terms = selective_ssm_bound_terms(model, xte[: int(params.get("bound_n", 32))])
+                out[f"{name}_abscissa"].append(terms["abscissa"])
+                out[f"{name}_mass"].append(terms["mass_at_end"])
+    for name in names:
         out[f"{name}_slope"] = gap_slope(lengths, out[f"{name}_gap"])
     out["min_mamba_train"] = min(out["mamba_train"])
+    if a_min is not None:
+        out["unstable_minus_stable_slope"] = out["mamba_unstable_slope"] - out["mamba_slope"]
+        out["unstable_first_train"] = out["mamba_unstable_train"][0]
     return out
