@@ -460,7 +460,7 @@ CLAIMS.update(
 )
 
 
-# -- r4-probed: the unstable-state-matrix arm of the selective-SSM length gap -------------
+# -- the unstable-state-matrix arm of the selective-SSM length gap -------------
 UNSTABLE_GAP_PARAMS = {**LENGTH_GAP_PARAMS, "unstable_a_min": 0.1, "unstable_step_cap": 1.0, "bound_n": 32}
 
 CLAIMS["selective_ssm_unstable_length_gap"] = Claim(

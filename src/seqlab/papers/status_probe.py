@@ -69,7 +69,7 @@ STATUS["Learning useful representations for shifting tasks and distributions"] =
 )
 
 
-# -- r4-probed: the selective-SSM bound's length term and the unstable arm --
+# -- the selective-SSM bound's length term and the unstable arm --
 _GEN_SSM = "Generalization Error Analysis for Selective State-Space Models Through the Lens of Attention"
 STATUS[_GEN_SSM] = Judgement(
     PARTIAL,
