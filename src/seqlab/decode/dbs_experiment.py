@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from seqlab.experiments.cell import experiment
+from seqlab.registry import experiment
 
 DBS_DEFAULTS = dict(
     vocab=1000,
