@@ -79,3 +79,13 @@ def test_sequence_logprob_against_a_token_by_token_loop():
         seq.append(t)
     assert sequence_logprob(lm, prompt, cont) == pytest.approx(want, abs=1e-5)
     assert math.isfinite(want) and want < 0
+
+
+def test_the_cell_runs_small_and_its_figures_are_consistent():
+    from seqlab.decode.dbs_experiment import dbs_experiment
+
+    r = dbs_experiment({"vocab": 50, "lm_steps": 10, "prompts": 2, "max_new_tokens": 4}, 0)
+    assert r["gain_distinct2"] == pytest.approx(r["distinct2_dbs"] - r["distinct2_beam"])
+    assert r["logprob_cost"] == pytest.approx(r["logprob_beam"] - r["logprob_dbs"])
+    assert all(0.0 <= r[f"distinct2_{a}"] <= 1.0 for a in ("beam", "dbs"))
+    assert r["logprob_dbs"] < 0 and r["perplexity"] > 1
