@@ -22,7 +22,8 @@ STATUS = {
         "relevance then softmax aggregation of representation embeddings, target-aware MLP, sampled-negative "
         "BCE; the coupled single-table baseline (decoupled=False); tested against direct formulas and on a "
         "learnable synthetic task; missing: the paper's long-sequence data (Taobao, Tmall), AUC/GAUC "
-        "evaluation, the linear-projection baselines and any claim run",
+        "evaluation and the linear-projection baselines; claim dare_decoupled_embeddings "
+        "(claims_recsys_dare: decoupled vs one shared table, ml-100k NDCG@10)",
     ),
     "UniRec: A Dual Enhancement of Uniformity and Frequency in Sequential Recommendations": Judgement(
         PARTIAL,

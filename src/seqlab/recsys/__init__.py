@@ -7,6 +7,7 @@ registered recommenders (kind ``"recommender"``): ``popularity``, ``sasrec``, ``
 
 from seqlab.recsys import (  # noqa: F401  (registration)
     dare,
+    dare_experiment,
     experiments,
     grid,
     gru4rec,
