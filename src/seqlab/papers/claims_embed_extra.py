@@ -21,10 +21,10 @@ FASTTEXT_OOV = Claim(
     name="fasttext_oov_vectors",
     title="Enriching Word Vectors with Subword Information",
     statement=(
-        "fastText (dim 50, window 5, 5 negatives, 3 epochs, n-grams 3-6 in 200k buckets) trained on the first "
-        "120k tokens of head500 with 40 held-out words deleted composes vectors for those unseen words whose "
-        "similarity ranking over 300 frequent words agrees (mean Spearman >= 0.5) with the in-vocabulary "
-        "vectors of a model trained with them"
+        "fastText (dim 50, window 5, 5 negatives, 3 epochs, n-grams 3-6 in 200k buckets) trained on the "
+        "first 120k tokens of head500 with 40 held-out words deleted composes vectors for those unseen words "
+        "whose similarity ranking over 300 frequent words agrees (mean Spearman >= 0.5) with the "
+        "in-vocabulary vectors of a model trained with them"
     ),
     effect=(
         "summing character n-gram vectors gives useful vectors for out-of-vocabulary words: on WS353 / RW "
