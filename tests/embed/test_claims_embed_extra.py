@@ -5,10 +5,10 @@ import pytest
 from seqlab.experiments.cell import get_experiment
 from seqlab.papers import TITLES
 from seqlab.papers.claims import CLAIMS
-from seqlab.papers.claims_embed_extra import FASTTEXT_OOV, PHRASE_RECOVERY
+from seqlab.papers.claims_embed_extra import FASTTEXT_OOV, PHRASE_RECOVERY, SENT2VEC_POLARITY
 from seqlab.papers.status import STATUS
 
-ALL = (FASTTEXT_OOV, PHRASE_RECOVERY)
+ALL = (FASTTEXT_OOV, PHRASE_RECOVERY, SENT2VEC_POLARITY)
 
 
 def judge(c, make, jitter=0.004):
@@ -28,6 +28,10 @@ def oov(agree, rand=0.0, control=0.9):
 
 def phr(score, count=0.0, recoverable=1.0):
     return lambda n, j: {"score_precision": score - j, "count_precision": count, "recoverable": recoverable}
+
+
+def pol(s2v, cbow, rand=0.5, bow=0.7):
+    return lambda n, j: {"sent2vec": s2v + j, "cbow_mean": cbow, "random_mean": rand, "bow": bow}
 
 
 @pytest.mark.parametrize("c", ALL, ids=lambda c: c.name)
@@ -64,3 +68,14 @@ def test_phrase_cell_small_corpus_runs_and_is_a_precision():
     for k in ("score_precision", "count_precision", "recoverable"):
         assert 0.0 <= out[k] <= 1.0
     assert out["score_precision"] > out["count_precision"]
+
+
+def test_sent2vec_claim_trivial_rows_never_pass():
+    assert judge(SENT2VEC_POLARITY, pol(0.7, 0.7)).status != "passed"  # no gain over averaged CBOW
+    assert judge(SENT2VEC_POLARITY, pol(0.6, 0.7)).status == "failed"  # worse than averaged CBOW
+    assert judge(SENT2VEC_POLARITY, pol(0.75, 0.7, rand=0.8)).status != "passed"  # random vectors do better
+    assert judge(SENT2VEC_POLARITY, pol(0.75, 0.7, bow=0.5)).status == "inconclusive"  # nothing learnable
+
+
+def test_sent2vec_claim_can_pass():
+    assert judge(SENT2VEC_POLARITY, pol(0.76, 0.70)).status == "passed"

@@ -17,6 +17,13 @@
   bigram count (the frequency-only baseline); the figure is the precision of the top ``pairs`` bigrams
   (fraction that are planted). Control: the fraction of planted pairs whose count reaches ``min_count``
   (they are recoverable at all).
+* ``embed.sent2vec_polarity`` -- "Unsupervised Learning of Sentence Embeddings using Compositional n-Gram
+  Features" (1703.02507): Sent2Vec (unigrams + bigrams) and CBOW word2vec, same dimension and epochs, both
+  trained unsupervised on gensim's Lee background news plus the 200 movie-review sentences of
+  ``pang_lee_polarity.cor`` (labels unused); each sentence is embedded (Sent2Vec's sentence vector; the
+  mean of CBOW word vectors) and a logistic probe is scored by 5-fold cross-validated accuracy on the
+  labels. Same cell: averaged random word vectors (trivial), and a bag-of-words probe (control: the labels
+  are learnable from 200 sentences at all).
 """
 
 from __future__ import annotations
@@ -118,3 +125,74 @@ def phrase_recovery(params: dict, seed: int) -> dict:
         "count_precision": sum(b in truth for b in top_count) / k,
         "recoverable": sum(counts[b] >= p["min_count"] for b in planted) / k,
     }
+
+
+def _cv_accuracy(x: torch.Tensor, y: torch.Tensor, folds: int, gen: torch.Generator) -> float:
+    """Mean test accuracy of :func:`linear_probe` over ``folds`` seeded folds."""
+    from seqlab.embed.experiments_words import linear_probe
+
+    perm = torch.randperm(len(y), generator=gen)
+    parts = perm.chunk(folds)
+    accs = []
+    for k, test in enumerate(parts):
+        train = torch.cat([q for j, q in enumerate(parts) if j != k])
+        accs.append(linear_probe(x[train], y[train], x[test], y[test], seed=k))
+    return sum(accs) / len(accs)
+
+
+def _embed_or_zero(model, sents: list[list[str]], dim: int) -> torch.Tensor:
+    rows = []
+    for s in sents:
+        try:
+            rows.append(model.encode([s])[0])
+        except KeyError:  # no known token: the zero vector
+            rows.append(torch.zeros(dim))
+    return torch.stack(rows).float()
+
+
+@experiment("embed.sent2vec_polarity")
+def sent2vec_polarity(params: dict, seed: int) -> dict:
+    """5-fold probe accuracy of Sent2Vec vs averaged CBOW vectors on 200 polarity sentences (module doc)."""
+    import re
+
+    from seqlab.embed import data
+    from seqlab.embed.sent2vec import Sent2Vec
+    from seqlab.embed.word2vec import Word2Vec
+
+    p = dict(dim=50, epochs=5, min_count=2, folds=5)
+    p.update({k: params[k] for k in p if k in params})
+    path = data.data_path("pang_lee_polarity.cor")
+    texts, labels = [], []
+    with open(path, encoding="latin-1") as fh:
+        for line in fh:
+            tag, _, text = line.strip().partition(" ")
+            if tag not in ("__label__pos", "__label__neg"):
+                raise ValueError(f"pang_lee_polarity.cor: unexpected label {tag!r}")
+            texts.append(re.sub(r"[^\w'\- ]+", " ", text.lower()).split())
+            labels.append(int(tag == "__label__pos"))
+    y = torch.tensor(labels)
+    corpus = [s for s in data.lee_background()] + [t for t in texts if t]
+    s2v = Sent2Vec(vector_size=p["dim"], epochs=p["epochs"], min_count=p["min_count"], seed=seed, threads=1)
+    s2v.fit(corpus)
+    cbow = Word2Vec(
+        sg=False, vector_size=p["dim"], epochs=p["epochs"], min_count=p["min_count"], seed=seed, threads=1
+    ).fit(corpus)
+    gen = torch.Generator().manual_seed(seed)
+    vocab = sorted({w for t in texts for w in t})
+    index = {w: i for i, w in enumerate(vocab)}
+    bow = torch.zeros(len(texts), len(vocab))
+    for i, t in enumerate(texts):
+        for w in t:
+            bow[i, index[w]] = 1.0
+    rand_vecs = torch.randn(len(vocab), p["dim"], generator=gen)
+    zero = torch.zeros(p["dim"])
+    rand = torch.stack([rand_vecs[[index[w] for w in t]].mean(0) if t else zero for t in texts])
+    out = {}
+    for name, x in (
+        ("sent2vec", _embed_or_zero(s2v, texts, p["dim"])),
+        ("cbow_mean", _embed_or_zero(cbow, texts, p["dim"])),
+        ("random_mean", rand),
+        ("bow", bow),
+    ):
+        out[name] = _cv_accuracy(x, y, p["folds"], torch.Generator().manual_seed(seed))
+    return out
