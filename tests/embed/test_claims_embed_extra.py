@@ -79,3 +79,31 @@ def test_sent2vec_claim_trivial_rows_never_pass():
 
 def test_sent2vec_claim_can_pass():
     assert judge(SENT2VEC_POLARITY, pol(0.76, 0.70)).status == "passed"
+
+
+def test_oov_cell_small_run_agreement_beats_random():
+    out = get_experiment("embed.fasttext_oov")(
+        {"tokens": 30_000, "held": 8, "refs": 60, "dim": 20, "epochs": 1, "bucket": 20_000}, 0
+    )
+    assert out["held"] == 8 and out["refs"] == 60
+    for k in ("oov_agreement", "random_agreement", "invocab_agreement"):
+        assert -1.0 <= out[k] <= 1.0
+    assert out["oov_agreement"] > out["random_agreement"]
+
+
+def test_oov_cell_rejects_too_few_candidates():
+    with pytest.raises(ValueError, match="candidate words"):
+        get_experiment("embed.fasttext_oov")({"tokens": 2_000, "held": 500}, 0)
+
+
+def test_cv_accuracy_separable_and_random_labels():
+    import torch
+
+    from seqlab.embed.experiments_extra import _cv_accuracy
+
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(100) % 2
+    x = torch.randn(100, 5, generator=g) + 3.0 * y[:, None].float()
+    assert _cv_accuracy(x, y, 5, torch.Generator().manual_seed(0)) > 0.95
+    noise = torch.randn(100, 5, generator=g)
+    assert _cv_accuracy(noise, y, 5, torch.Generator().manual_seed(0)) < 0.8
