@@ -12,6 +12,7 @@ import seqlab.embed.continuity  # noqa: F401
 import seqlab.embed.denosent  # noqa: F401
 import seqlab.embed.docsim  # noqa: F401
 import seqlab.embed.experiments_extra  # noqa: F401
+import seqlab.embed.experiments_extra2  # noqa: F401
 import seqlab.embed.experiments_misc  # noqa: F401
 import seqlab.embed.experiments_seq  # noqa: F401
 import seqlab.embed.experiments_words  # noqa: F401
