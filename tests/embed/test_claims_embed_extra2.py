@@ -6,7 +6,7 @@ import torch
 from seqlab.experiments.cell import get_experiment
 from seqlab.papers import TITLES
 from seqlab.papers.claims import CLAIMS
-from seqlab.papers.claims_embed_extra2 import DENOSENT_RETRIEVAL
+from seqlab.papers.claims_embed_extra2 import DENOSENT_RETRIEVAL, NUGGET_SELECTION
 from seqlab.papers.status import STATUS
 
 
@@ -61,3 +61,46 @@ def test_top1_against_a_plain_loop():
 def test_cell_rejects_too_many_sentences():
     with pytest.raises(ValueError, match="sentences with"):
         get_experiment("embed.denosent_denoise_retrieval")({"n": 10**6, "steps": 1}, 0)
+
+
+def rec(selected, random_=5.7, first=5.7, untrained=17.0):
+    return lambda n, j: {
+        "selected_loss": selected + j,
+        "random_loss": random_,
+        "first_k_loss": first,
+        "untrained_selected_loss": untrained,
+    }
+
+
+def test_nugget_registered_with_catalog_title_and_judged():
+    c = NUGGET_SELECTION
+    assert CLAIMS[c.name] is c and c.title in TITLES and c.title in STATUS
+    for cell in c.runs:
+        assert callable(get_experiment(cell.experiment))
+
+
+def test_nugget_trivial_rows_never_pass():
+    c = NUGGET_SELECTION
+    assert judge(c, rec(5.7)).status != "passed"  # selection no better than random
+    assert judge(c, rec(5.65)).status == "failed"  # gain 0.05 < 0.1
+    assert judge(c, rec(5.5, first=5.4)).status != "passed"  # first-k does better
+    assert judge(c, rec(5.5, untrained=6.0)).status == "inconclusive"  # autoencoder never learned
+
+
+def test_nugget_good_row_passes():
+    assert judge(NUGGET_SELECTION, rec(5.5)).status == "passed"
+
+
+def test_subset_loss_matches_the_model_loss_for_its_own_selection():
+    from seqlab.embed.experiments_extra2 import _subset_loss
+    from seqlab.embed.nugget import Nugget
+
+    sents = ["the cat sat on the mat today", "a dog ran in the park at noon", "the cat ran home"] * 3
+    m = Nugget(d=16, layers=1, steps=3, batch_size=4, min_count=1, seed=0).fit(sents)
+    rows = [m.vocab.ids(sents[0])]
+    got = _subset_loss(m, rows, lambda i, n, k, s: s.topk(k).indices.tolist())
+    from seqlab.embed.denosent import pad_rows
+
+    with torch.no_grad():
+        want = float(m.loss(*pad_rows(rows)))
+    assert got == pytest.approx(want, rel=1e-5)
