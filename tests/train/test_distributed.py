@@ -3,6 +3,7 @@
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -151,3 +152,31 @@ def test_shard_batch_slices_and_refuses_uneven():
         shard_batch(b, 0, 3)
     with pytest.raises(ValueError, match="share their first"):
         shard_batch({"inputs": torch.zeros(4, 2), "targets": torch.zeros(2)}, 0, 2)
+
+
+def test_group_created_by_init_distributed_is_destroyed_before_interpreter_exit():
+    # A gloo group left to interpreter teardown can abort the process ("terminate called without an
+    # active exception") after a successful run. An exit hook registered *before* init runs *after*
+    # seqlab's own hook (LIFO), so it sees whether the group was already destroyed.
+    import subprocess
+    import sys
+
+    from seqlab.parallel.launch import free_port
+
+    code = (
+        "import atexit, torch.distributed as dist\n"
+        "atexit.register(lambda: print('initialized at exit:', dist.is_initialized()))\n"
+        "from seqlab.train.distributed import init_distributed\n"
+        "print('world', init_distributed()[1])\n"
+    )
+    env = {
+        **os.environ,
+        "RANK": "0",
+        "WORLD_SIZE": "1",
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": str(free_port()),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src"),
+    }
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "world 1" in done.stdout and "initialized at exit: False" in done.stdout, done.stdout

@@ -25,7 +25,9 @@ equals the single-process one exactly when every shard holds the same number of 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import gc
 import os
 from datetime import timedelta
 from typing import Any
@@ -56,7 +58,7 @@ def init_distributed(backend: str | None = None, timeout_s: float = 300.0) -> tu
 
     ``backend`` defaults to NCCL when CUDA is available and gloo otherwise. Without the torchrun
     variables (``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT``) it does nothing and
-    returns ``(0, 1)``.
+    returns ``(0, 1)``. A group created here is destroyed at interpreter exit (:func:`_destroy_at_exit`).
     """
     if dist.is_initialized():
         return rank_and_world()
@@ -69,9 +71,22 @@ def init_distributed(backend: str | None = None, timeout_s: float = 300.0) -> tu
     if backend not in ("gloo", "nccl"):
         raise ValueError(f"backend must be 'gloo' or 'nccl', got {backend!r}")
     dist.init_process_group(backend, timeout=timedelta(seconds=timeout_s))
+    atexit.register(_destroy_at_exit)
     if backend == "nccl":
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     return rank_and_world()
+
+
+def _destroy_at_exit() -> None:
+    """Destroy the process group :func:`init_distributed` created, while the interpreter is alive.
+
+    Left to interpreter teardown, gloo's worker threads can outlive the objects they hold and the
+    process aborts with ``terminate called without an active exception`` after training finished.
+    A no-op when the script already called ``dist.destroy_process_group()``.
+    """
+    if dist.is_available() and dist.is_initialized():
+        gc.collect()  # frees a finished DDP wrapper, whose reducer still holds the group
+        dist.destroy_process_group()
 
 
 def shard_batch(batch: dict[str, Any], rank: int, world: int) -> dict[str, Any]:
