@@ -47,13 +47,14 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+from seqlab.decode import recovery_kv
 from seqlab.registry import Paper, experiment, register
 
 RECOVER_PAPER = Paper("Can Unconditional Language Models Recover Arbitrary Sentences?", "1907.04944")
 DISCOVER_PAPER = Paper(
     "Discovering Useful Sentence Representations from Large Pretrained Language Models", "2008.09049"
 )
-INJECTIONS = ("add", "prefix", "state")
+INJECTIONS = ("add", "prefix", "state", "kv")
 
 
 class Recovery(NamedTuple):
@@ -158,6 +159,9 @@ def projection(lm, dim: int, seed: int, inject: str = "prefix") -> torch.Tensor:
         raise ValueError(f"recover expects dim (the size of z) an int >= 1, got {dim!r}")
     if inject == "state":
         out, rms = state_size(lm), 1.0
+    elif inject == "kv":
+        out = recovery_kv.kv_slots(lm, dim) * recovery_kv.slot_size(lm)
+        rms = recovery_kv.row_scales(lm, out // recovery_kv.slot_size(lm))[:, None]
     else:
         out = prefix_length(lm, dim, inject) * int(lm.d_model)
         probe = torch.arange(min(int(lm.vocab_size), 2048))
@@ -166,7 +170,7 @@ def projection(lm, dim: int, seed: int, inject: str = "prefix") -> torch.Tensor:
     g = torch.Generator().manual_seed(int(seed))
     q, _ = torch.linalg.qr(torch.randn(max(out, dim), min(out, dim), generator=g, dtype=torch.float64))
     w = q if dim <= out else q.T
-    return (w * rms * math.sqrt(out / dim)).float()
+    return (w * rms * math.sqrt(out / dim)).float()  # rms: a number, or one per row (kv)
 
 
 def injected_inputs(lm, v: torch.Tensor, tokens: torch.Tensor, inject: str, bos_token_id=None):
@@ -186,6 +190,8 @@ def injected_inputs(lm, v: torch.Tensor, tokens: torch.Tensor, inject: str, bos_
 def injected_logits(lm, v: torch.Tensor, y: torch.Tensor, inject: str, bos_token_id=None):
     """Teacher-forced logits ``(B, T, V)`` of the sentences ``y`` ``(B, T)`` given the injected
     ``v = W z``: position ``t`` predicts ``y_t``."""
+    if inject == "kv":
+        return recovery_kv.kv_teacher_logits(lm, v, y, bos_token_id)
     if inject == "state":
         bos = torch.full((y.shape[0], 1), int(bos_token_id), dtype=torch.long, device=y.device)
         return state_injected_logits(lm, v, torch.cat([bos, y[:, :-1]], 1))
@@ -196,7 +202,9 @@ def injected_logits(lm, v: torch.Tensor, y: torch.Tensor, inject: str, bos_token
 def greedy_from_vectors(lm, v: torch.Tensor, length: int, inject: str = "prefix", bos_token_id=None):
     """Greedy decoding of ``length`` tokens from injected vectors ``v`` ``(B, d)`` (the whole prefix
     is re-run at each step through ``forward_embeds``, so any injection works; ``"state"`` steps the
-    recurrence with the bias added each time)."""
+    recurrence with the bias added each time; ``"kv"`` decodes incrementally through the cache)."""
+    if inject == "kv":
+        return recovery_kv.kv_greedy(lm, v, length, bos_token_id)
     if inject == "state":
         bias, state = state_bias(lm, v), None
         tok = torch.full((v.shape[0],), int(bos_token_id), dtype=torch.long, device=v.device)
@@ -218,12 +226,15 @@ def greedy_from_vectors(lm, v: torch.Tensor, length: int, inject: str = "prefix"
 def _check(lm, ids, lengths, inject, bos_token_id, steps, lr):
     if inject not in INJECTIONS:
         raise ValueError(f"recover expects inject one of {INJECTIONS}, got {inject!r}")
-    if inject in ("add", "state") and bos_token_id is None:
+    if inject in ("add", "state", "kv") and bos_token_id is None:
         raise ValueError(
             f"recover with inject={inject!r} needs bos_token_id (the token the sentence starts after)"
         )
     if inject == "state":
         check_state_model(lm)
+    if inject == "kv":
+        recovery_kv.kv_layout(lm)
+        recovery_kv.start_tokens(bos_token_id, 1)
     if not getattr(lm, "is_causal", False):
         raise ValueError("recover needs a causal language model (greedy decoding); got an encoder")
     if (
@@ -354,7 +365,7 @@ def decode_vector(
     (same ``seed``) that :func:`recover` used -- e.g. from a random ``z`` (the random-vector baseline)."""
     if inject not in INJECTIONS:
         raise ValueError(f"decode_vector expects inject one of {INJECTIONS}, got {inject!r}")
-    if inject in ("add", "state") and bos_token_id is None:
+    if inject in ("add", "state", "kv") and bos_token_id is None:
         raise ValueError(f"decode_vector with inject={inject!r} needs bos_token_id")
     single = z.dim() == 1
     z = z[None] if single else z
