@@ -70,7 +70,9 @@ def test_incremental_greedy_equals_the_engine_greedy_after_the_prompt():
     lm = tiny(2)
     prompt = torch.tensor([[3, 4, 5], [6, 7, 8]])
     got = K.kv_greedy(lm, K.prompt_kv(lm, prompt), 6, BOS)
-    ref = generate(lm, torch.cat([prompt, torch.full((2, 1), BOS)], 1), "greedy", max_new_tokens=6, eos_token_id=None)
+    ref = generate(
+        lm, torch.cat([prompt, torch.full((2, 1), BOS)], 1), "greedy", max_new_tokens=6, eos_token_id=None
+    )
     assert torch.equal(got, ref[:, 4:])
     # and recovery's greedy_from_vectors dispatches to it
     v = torch.randn(2, 64)
@@ -158,5 +160,7 @@ def test_smollm2_slots_from_a_prompt_reproduce_it():
     ids = lm.encode(["The cat sat on the mat."]).ids
     v = K.prompt_kv(lm, ids[:, :3])
     assert torch.allclose(K.kv_logits(lm, v, ids[:, 3:]), lm.logits(ids)[:, 3:], atol=1e-3, rtol=1e-4)
-    assert torch.equal(K.kv_greedy(lm, K.prompt_kv(lm, ids[:, :-1]), 3, int(ids[0, -1])),
-                       generate(lm, ids, "greedy", max_new_tokens=3)[:, ids.shape[1]:])
+    assert torch.equal(
+        K.kv_greedy(lm, K.prompt_kv(lm, ids[:, :-1]), 3, int(ids[0, -1])),
+        generate(lm, ids, "greedy", max_new_tokens=3)[:, ids.shape[1] :],
+    )

@@ -11,6 +11,7 @@ from seqlab.decode import (  # noqa: F401  (register their decoders)
     dbs_experiment,
     pointer,
     recovery,
+    recovery_smollm2,
     se2,
     se2_retriever,
     seq3,

@@ -40,8 +40,8 @@ def _config(lm):
     cfg = getattr(getattr(lm, "model", None), "config", None)
     if cfg is None or not getattr(lm, "is_causal", False) or not hasattr(cfg, "num_hidden_layers"):
         raise ValueError(
-            "inject='kv' needs a transformers causal LM with a KV cache (e.g. seqlab.lm.load('smollm2-135m')), "
-            f"got {type(lm).__name__}"
+            "inject='kv' needs a transformers causal LM with a KV cache "
+            f"(e.g. seqlab.lm.load('smollm2-135m')), got {type(lm).__name__}"
         )
     return cfg
 
@@ -110,7 +110,9 @@ def start_tokens(bos_token_id, batch: int, device=None) -> torch.Tensor:
     """The start tokens ``(batch, n)`` run after the slots: one id or a non-empty sequence of ids."""
     ids = [bos_token_id] if isinstance(bos_token_id, int) else list(bos_token_id)
     if not ids or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in ids):
-        raise ValueError(f"inject='kv' expects bos_token_id an id or a non-empty list of ids, got {bos_token_id!r}")
+        raise ValueError(
+            f"inject='kv' expects bos_token_id an id or a non-empty list of ids, got {bos_token_id!r}"
+        )
     return torch.tensor(ids, dtype=torch.long, device=device).expand(batch, -1)
 
 
