@@ -138,9 +138,14 @@ def test_bad_input():
         R.recover(lm, y, 8, inject="kv")
     with pytest.raises(ValueError, match="bos_token_id"):
         R.decode_vector(lm, torch.zeros(8), 3, inject="kv")
-    seq = SequenceModel(mixer="attention", d_model=16, n_layers=1, vocab_size=20).eval()
+    rnn = SequenceModel(mixer="lstm", d_model=16, n_layers=1, vocab_size=20).eval()
     with pytest.raises(ValueError, match="transformers causal LM"):
-        R.recover(seq, y, 8, inject="kv", bos_token_id=0)
+        R.recover(rnn, y, 8, inject="kv", bos_token_id=0)
+    enc = SequenceModel(mixer="attention", d_model=16, n_layers=1, vocab_size=20, mixer_cfg={"causal": False})
+    with pytest.raises(ValueError, match="causal attention"):
+        R.recover(enc, y, 8, inject="kv", bos_token_id=0)
+    with pytest.raises(ValueError, match="list of ids"):
+        R.recover(lm, y, 8, inject="kv", bos_token_id=[])
     with pytest.raises(ValueError, match="shape"):
         K.kv_tensors(lm, torch.zeros(1, 65))
     with pytest.raises(ValueError, match="finite"):
@@ -149,6 +154,46 @@ def test_bad_input():
         K.kv_logits(lm, torch.zeros(2, 64), torch.tensor([[3, 4]]))
     with pytest.raises(ValueError, match="token ids"):
         K.kv_logits(lm, torch.zeros(1, 64), torch.zeros(1, 0, dtype=torch.long))
+
+
+# -- the same injection on seqlab's own attention SequenceModel (slots = its KV-cache state) -------
+def seq_lm(seed=0, pos_enc="rope"):
+    torch.manual_seed(seed)
+    m = SequenceModel(mixer="attention", d_model=32, n_layers=2, vocab_size=20, pos_enc=pos_enc).eval()
+    for p in m.parameters():
+        p.requires_grad_(False)
+    return m
+
+
+@pytest.mark.parametrize("pos_enc", ["rope", "sinusoidal"])
+def test_sequence_model_slots_from_a_prompt_reproduce_running_it(pos_enc):
+    m = seq_lm(6, pos_enc)
+    assert K.backend(m) == "seq" and K.kv_layout(m) == (
+        2,
+        m.blocks[0].mixer.n_heads,
+        m.blocks[0].mixer.d_head,
+    )
+    ids = torch.randint(2, 20, (2, 7), generator=torch.Generator().manual_seed(0))
+    v = K.prompt_kv(m, ids[:, :3])
+    assert v.shape == (2, 3 * K.slot_size(m))
+    assert torch.allclose(K.kv_logits(m, v, ids[:, 3:]), m(ids)[:, 3:], atol=1e-5)
+    got = K.kv_greedy(m, v, 4, [int(i) for i in ids[0, 3:5]])[:1]
+    ref = generate(m, ids[:1, :5], "greedy", max_new_tokens=4, eos_token_id=None)[:, 5:]
+    assert torch.equal(got, ref)
+
+
+def test_sequence_model_recovers_sentences_that_some_z_generates():
+    """As for the input-level injections (tests/decode/test_recovery.py): targets that some z*
+    generates, most recovered, far more than z = 0 reproduces."""
+    m = seq_lm(3)
+    dim = 64
+    z_star = 4 * torch.randn(6, dim, generator=torch.Generator().manual_seed(0))  # 4x: distinct targets
+    target = R.decode_vector(m, z_star, 6, seed=1, inject="kv", bos_token_id=BOS)
+    assert len({tuple(t) for t in target.tolist()}) > 3
+    r = R.recover(m, target, dim, steps=300, lr=0.3, seed=1, inject="kv", bos_token_id=BOS)
+    assert torch.equal(r.exact, (r.ids == target).all(1))
+    zero = R.decode_vector(m, torch.zeros(6, dim), 6, seed=1, inject="kv", bos_token_id=BOS)
+    assert float(r.exact.float().mean()) >= 0.5 > float((zero == target).all(1).float().mean())
 
 
 def test_smollm2_slots_from_a_prompt_reproduce_it():

@@ -23,8 +23,9 @@ and value rows to the root-mean-square size of that layer's real keys / values
 left out), so ``z`` with unit-size entries gives slots of the size of real ones.
 
 Works on :class:`seqlab.lm.hf.HFCausalLM` (SmolLM2: 30 layers, 3 key/value heads of 64, so one
-slot holds 11,520 numbers); the cache is ``transformers``' ``DynamicCache`` filled from tensors that
-carry gradients back to ``z``.
+slot holds 11,520 numbers; the cache is ``transformers``' ``DynamicCache`` filled from tensors that
+carry gradients back to ``z``) and on a :class:`seqlab.models.SequenceModel` whose mixers are all
+causal attention (the slots become every block's KV-cache state, run by ``forward_with_state``).
 """
 
 from __future__ import annotations
@@ -37,17 +38,41 @@ PROBE_TOKENS = 64  # length of the probe sequence for the slot scales
 
 
 def _config(lm):
-    cfg = getattr(getattr(lm, "model", None), "config", None)
-    if cfg is None or not getattr(lm, "is_causal", False) or not hasattr(cfg, "num_hidden_layers"):
-        raise ValueError(
-            "inject='kv' needs a transformers causal LM with a KV cache "
-            f"(e.g. seqlab.lm.load('smollm2-135m')), got {type(lm).__name__}"
-        )
-    return cfg
+    return getattr(getattr(lm, "model", None), "config", None)
+
+
+def _attention_blocks(lm):
+    """The blocks of a ``SequenceModel`` whose mixers are all causal attention (else None)."""
+    from seqlab.mixers.attention import Attention
+
+    blocks = getattr(lm, "blocks", None)
+    if blocks is None or not hasattr(lm, "forward_with_state"):
+        return None
+    ok = all(isinstance(b.mixer, Attention) and b.mixer.causal for b in blocks)
+    return blocks if ok and len(blocks) else None
+
+
+def backend(lm) -> str:
+    """``"hf"`` (a ``transformers`` causal LM behind seqlab.lm) or ``"seq"`` (a ``SequenceModel`` of
+    causal attention blocks, through its KV-cache state); anything else is a ValueError."""
+    cfg = _config(lm)
+    if cfg is not None and getattr(lm, "is_causal", False) and hasattr(cfg, "num_hidden_layers"):
+        return "hf"
+    if _attention_blocks(lm) is not None:
+        return "seq"
+    raise ValueError(
+        "inject='kv' needs a transformers causal LM with a KV cache (e.g. seqlab.lm.load('smollm2-135m')) "
+        f"or a SequenceModel whose mixers are all causal attention, got {type(lm).__name__}"
+    )
 
 
 def kv_layout(lm) -> tuple[int, int, int]:
     """``(layers, key/value heads, head size)`` of the model's attention cache."""
+    if backend(lm) == "seq":
+        mixers = [b.mixer for b in _attention_blocks(lm)]
+        if len({(m.n_heads, m.d_head) for m in mixers}) != 1:
+            raise ValueError("inject='kv' needs the same number and size of heads in every attention block")
+        return len(mixers), int(mixers[0].n_heads), int(mixers[0].d_head)
     cfg = _config(lm)
     heads = int(cfg.num_attention_heads)
     kv_heads = int(getattr(cfg, "num_key_value_heads", None) or heads)
@@ -88,6 +113,16 @@ def kv_cache(lm, v: torch.Tensor):
     return DynamicCache(pairs, config=_config(lm))
 
 
+def seq_state(lm, v: torch.Tensor) -> dict:
+    """A ``SequenceModel`` state holding the slots ``v`` as every attention block's KV cache
+    (positions ``0 .. s-1``, all valid), so the tokens run at positions ``s ..``."""
+    pairs = kv_tensors(lm, v)
+    b, s = v.shape[0], pairs[0][0].shape[2]
+    pos = torch.arange(s, device=v.device).expand(b, s)
+    seen = torch.full((b,), s, dtype=torch.long, device=v.device)
+    return {"t": s, "layers": [{"k": k, "v": val, "pos": pos, "seen": seen} for k, val in pairs]}
+
+
 def _embeds(lm, tokens: torch.Tensor) -> torch.Tensor:
     return lm.model.get_input_embeddings()(tokens)
 
@@ -99,6 +134,8 @@ def kv_logits(lm, v: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"kv_logits expects token ids (batch, length >= 1), got {tokens!r}")
     if tokens.shape[0] != v.shape[0]:
         raise ValueError(f"kv_logits: {v.shape[0]} rows of slots for {tokens.shape[0]} rows of tokens")
+    if backend(lm) == "seq":
+        return lm.forward_with_state(tokens, seq_state(lm, v))[0]
     cache = kv_cache(lm, v)
     s = cache.get_seq_length()
     pos = torch.arange(s, s + tokens.shape[1], device=tokens.device).expand(tokens.shape[0], -1)
@@ -126,7 +163,14 @@ def kv_teacher_logits(lm, v: torch.Tensor, y: torch.Tensor, bos_token_id) -> tor
 
 def kv_greedy(lm, v: torch.Tensor, length: int, bos_token_id) -> torch.Tensor:
     """Greedy decoding of ``length`` tokens ``(B, length)`` after the slots ``v`` and the start
-    tokens, incrementally through the cache."""
+    tokens, incrementally through the cache (a ``SequenceModel`` re-runs the whole suffix)."""
+    if backend(lm) == "seq":
+        tokens = start_tokens(bos_token_id, v.shape[0], v.device)
+        with torch.no_grad():
+            for _ in range(length):
+                nxt = kv_logits(lm, v, tokens)[:, -1].argmax(-1, keepdim=True)
+                tokens = torch.cat([tokens, nxt], 1)
+        return tokens[:, -length:] if length else tokens[:, :0]
     cache = kv_cache(lm, v.detach())
     s = cache.get_seq_length()
     tok = start_tokens(bos_token_id, v.shape[0], v.device)
@@ -145,6 +189,12 @@ def prompt_kv(lm, ids: torch.Tensor) -> torch.Tensor:
     """The cache of running ``ids`` ``(B, s)`` as a prompt (positions ``0 .. s-1``), flattened into
     the slot layout ``(B, s * slot_size)``: :func:`kv_logits` of these slots equals the model's
     logits on ``[ids, tokens]`` at the tokens' positions."""
+    if backend(lm) == "seq":
+        with torch.no_grad():
+            _, state = lm.forward_with_state(ids)
+        s = ids.shape[1]  # the empty cache's one invalid slot comes first: keep the last s
+        parts = [torch.stack([st["k"][:, :, -s:], st["v"][:, :, -s:]], 1) for st in state["layers"]]
+        return torch.stack(parts, 1).reshape(ids.shape[0], -1)
     from transformers import DynamicCache
 
     cache = DynamicCache(config=_config(lm))
