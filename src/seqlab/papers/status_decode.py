@@ -10,16 +10,22 @@ STATUS = {
         "through a fixed random W, optimised by Adam against a frozen LM, greedy decoding; the paper's "
         "injection into a recurrent LM, inject='state' (W z added as a bias to every layer's hidden and "
         "cell state before every step, tested against the LSTM cell equations), besides input-level "
-        "injections; claim sentence_recovery_recurrent (LSTM word LM, recovery rate vs size of z) and "
-        "sentence_recovery_transformer; missing: beam-search decoding from z and the paper's large "
-        "pretrained LSTM LM (a 2-layer, width-128 LSTM trained here on the Lee corpus)",
+        "and attention (key/value) injections; claims sentence_recovery_recurrent (LSTM word LM, "
+        "recovery rate vs size of z), sentence_recovery_transformer, and sentence_recovery_smollm2 "
+        "(exact recovery vs size of z on the pretrained SmolLM2-135M); missing: beam-search decoding "
+        "from z and the paper's large pretrained LSTM LM (a 2-layer, width-128 LSTM trained here on the "
+        "Lee corpus; the pretrained model here is a transformer)",
     ),
     "Discovering Useful Sentence Representations from Large Pretrained Language Models": Judgement(
         PARTIAL,
-        "sentence_recovery decoder: embedding injection (z added to every input) and a k-vector "
-        "prefix, on any model with forward_embeds (SequenceModel, SmolLM2); claim "
-        "sentence_recovery_transformer on a transformer word LM; missing: injection into every "
-        "layer's attention keys/values and the paper's other sentence <-> representation mappings",
+        "sentence_recovery decoder: the three injection sites -- embedding (z added to every input), "
+        "a k-vector input prefix, and attention: inject='kv', z mapped into a key/value slot of every "
+        "layer (seqlab.decode.recovery_kv; transformers' KV cache for seqlab.lm models, the KV-cache "
+        "state for attention SequenceModels; reference-checked against running a real prompt, "
+        "gradient-checked); claims sentence_recovery_transformer (transformer word LM) and "
+        "sentence_recovery_smollm2 (pretrained SmolLM2-135M, Lee-corpus sentences, kv injection); "
+        "missing: the paper's other sentence <-> representation mappings and its GPT-2-scale models "
+        "and multi-genre corpora",
     ),
     "Prompt Waywardness: The Curious Case of Discretized Interpretation of Continuous Prompts": Judgement(
         IMPLEMENTED,
