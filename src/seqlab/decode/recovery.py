@@ -23,7 +23,10 @@ gives vectors the size of token embeddings):
   ``(h, c)_{t-1} <- (h, c)_{t-1} + (W_h z, W_c z)``, so at ``t = 1`` it is the initial state and
   afterwards it keeps steering the recurrence; inputs ``e(bos), e(y_1), .., e(y_{T-1})``. Only for a
   ``SequenceModel`` whose mixers all carry a fixed-size state (LSTM, GRU, RNN, SSMs; ``W`` unscaled:
-  the state is ``z``'s size).
+  the state is ``z``'s size);
+* ``inject="kv"`` -- 2008.09049's attention injection: ``W z`` is a key/value slot in front of the
+  sentence in every attention layer, then start tokens (``bos_token_id``: an id or a list); see
+  :mod:`seqlab.decode.recovery_kv` (``transformers`` causal LMs and attention ``SequenceModel`` s).
 
 Either way the output at the last injected position predicts ``y_1``, and the next ones ``y_2 ..``.
 Recovery maximises
@@ -311,8 +314,8 @@ def _optimise(lm, y, keep, w, z0, steps, lr, schedule, check_every, inject, bos_
     "sentence_recovery",
     implements=(RECOVER_PAPER, DISCOVER_PAPER),
     used_by=[RECOVER_PAPER.title, DISCOVER_PAPER.title],
-    description="optimise z injected into a frozen LM (added to every input, as a prefix, or as a bias "
-    "on a recurrent state) to regenerate a sentence",
+    description="optimise z injected into a frozen LM (added to every input, as a prefix, as a bias "
+    "on a recurrent state, or as a key/value slot in every attention layer) to regenerate a sentence",
 )
 def recover(
     lm,
