@@ -10,6 +10,7 @@ from seqlab.decode import (  # noqa: F401  (register their decoders)
     ariel,
     dbs_experiment,
     pointer,
+    pointer_experiment,
     recovery,
     se2,
     se2_retriever,

@@ -124,7 +124,6 @@ STATUS: dict[str, Judgement] = {
         "missing: "
         "the paper's WikiText-103 / GPT-2 fine-tuning scale and the ST-LM comparison",
     ),
-    "Pointer Networks": _j(PARTIAL, "pointer_network + sorting task; missing: the convex hull and TSP tasks"),
     # -- decode ------------------------------------------------------------------------------------
     "Diverse Beam Search: Decoding Diverse Solutions from Neural Sequence Models": _j(
         IMPLEMENTED,

@@ -1,9 +1,17 @@
-"""Judgements of the continuous-vector decoding papers (module decode: sentence recovery, prompt
-waywardness, AriEL), merged into :data:`seqlab.papers.status.STATUS`."""
+"""Judgements of decode papers (pointer networks; the continuous-vector methods: sentence recovery,
+prompt waywardness, AriEL), merged into :data:`seqlab.papers.status.STATUS`."""
 
 from seqlab.papers.status import IMPLEMENTED, PARTIAL, Judgement
 
 STATUS = {
+    "Pointer Networks": Judgement(
+        IMPLEMENTED,
+        "pointer_network model (additive-attention pointer over the inputs, LSTM decoder, optional mask "
+        "of chosen inputs and a stop row), pointer decoder (greedy and beam search over valid outputs, "
+        "tested against exhaustive enumeration); tasks sorting, convex_hull (exact monotone chain, area "
+        "coverage) and tsp (exact Held-Karp, nearest-neighbour / 2-opt baselines); claims "
+        "pointer_networks, pointer_convex_hull, pointer_tsp. The Delaunay triangulation task is not built",
+    ),
     "Can Unconditional Language Models Recover Arbitrary Sentences?": Judgement(
         PARTIAL,
         "sentence_recovery decoder (seqlab.decode.recovery.recover): z in a reparametrized space "
