@@ -15,8 +15,8 @@ from seqlab.experiments.stats import mean_interval
 
 SEEDS = (0, 1, 2)
 TITLE = "Pointer Networks"
-HULL_PARAMS: dict = {"steps": 3000}
-TSP_PARAMS: dict = {"steps": 3000}
+HULL_PARAMS: dict = {"steps": 1500}
+TSP_PARAMS: dict = {"steps": 1500}
 
 
 def _hull_runs(seed):
