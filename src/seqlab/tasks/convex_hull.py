@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import torch
 
 from seqlab.registry import Paper, register
-from seqlab.tasks.base import Task, check_ints
+from seqlab.tasks.point_sets import PointSetTask
 
 Point = tuple[float, float]
 
@@ -135,36 +135,14 @@ def strip_stop(row: Sequence[int], stop: int) -> list[int]:
     metric="accuracy",
 )
 @dataclass
-class ConvexHull(Task):
+class ConvexHull(PointSetTask):
     """Hull vertices counter-clockwise from the lowest index, then the stop row ``N``."""
 
-    min_points: int = 5
-    max_train_points: int = 10
-    max_test_points: int = 20
     d_input: int = field(default=3, init=False)
-    n_outputs: int = field(default=0, init=False)
-    output: str = field(default="pointer", init=False)
-    metric: str = field(default="accuracy", init=False)
 
     def __post_init__(self):
-        check_ints("convex_hull", minimum=3, min_points=self.min_points)
-        check_ints(
-            "convex_hull", max_train_points=self.max_train_points, max_test_points=self.max_test_points
-        )
-        if not self.min_points <= self.max_train_points < self.max_test_points:
-            raise ValueError(
-                f"convex_hull needs 3 <= min_points <= max_train_points < max_test_points, got "
-                f"{self.min_points}, {self.max_train_points}, {self.max_test_points}"
-            )
+        self.check_points("convex_hull", 3)
         self.n_outputs = self.max_test_points + 1
-
-    @property
-    def train_lengths(self):
-        return range(self.min_points, self.max_train_points + 1)
-
-    @property
-    def test_lengths(self):
-        return range(self.max_train_points + 1, self.max_test_points + 1)
 
     def generate(self, n, length, generator):
         N = self.pick_length(length, generator)

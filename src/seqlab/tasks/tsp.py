@@ -24,7 +24,7 @@ from functools import cache
 import torch
 
 from seqlab.registry import Paper, register
-from seqlab.tasks.base import Task, check_ints
+from seqlab.tasks.point_sets import PointSetTask
 
 MAX_EXACT = 12
 
@@ -164,34 +164,15 @@ def random_tours(b: int, n: int, generator: torch.Generator) -> torch.Tensor:
     metric="accuracy",
 )
 @dataclass
-class TSP(Task):
+class TSP(PointSetTask):
     """Targets are the optimal tour's input positions (canonical start and direction)."""
 
-    min_points: int = 5
-    max_train_points: int = 10
     max_test_points: int = 12
     d_input: int = field(default=2, init=False)
-    n_outputs: int = field(default=0, init=False)
-    output: str = field(default="pointer", init=False)
-    metric: str = field(default="accuracy", init=False)
 
     def __post_init__(self):
-        check_ints("tsp", minimum=4, min_points=self.min_points)
-        check_ints("tsp", max_train_points=self.max_train_points, max_test_points=self.max_test_points)
-        if not self.min_points <= self.max_train_points < self.max_test_points <= MAX_EXACT:
-            raise ValueError(
-                f"tsp needs 4 <= min_points <= max_train_points < max_test_points <= {MAX_EXACT} (exact "
-                f"Held-Karp targets), got {self.min_points}, {self.max_train_points}, {self.max_test_points}"
-            )
+        self.check_points("tsp", 4, MAX_EXACT)  # exact Held-Karp targets
         self.n_outputs = self.max_test_points
-
-    @property
-    def train_lengths(self):
-        return range(self.min_points, self.max_train_points + 1)
-
-    @property
-    def test_lengths(self):
-        return range(self.max_train_points + 1, self.max_test_points + 1)
 
     def generate(self, n, length, generator):
         N = self.pick_length(length, generator)
