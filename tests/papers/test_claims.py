@@ -289,7 +289,8 @@ def test_papers_table_lists_all_catalog_papers(tmp_path):
         head, body = paper_table(store)
     assert len(body) == 119 and head[0] == "#"
     by_title = {b[1]: b for b in body}
-    assert by_title["Pointer Networks"][4].split("\n") == ["pointer_networks", "pointer_convex_hull", "pointer_tsp"]
+    claims = ["pointer_networks", "pointer_convex_hull", "pointer_tsp"]
+    assert by_title["Pointer Networks"][4].split("\n") == claims
     assert set(by_title["Pointer Networks"][5].split("\n")) == {"not run"}
 
 
