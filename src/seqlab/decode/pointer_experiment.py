@@ -40,6 +40,7 @@ HULL_DEFAULTS = dict(
     test=500,
     test_long=200,
     num_beams=4,
+    positions=None,
 )
 TSP_DEFAULTS = dict(HULL_DEFAULTS, pool=2000)
 
@@ -55,6 +56,7 @@ def make_pointer_net(d_input: int, p: dict, stop_last: bool = False):
         mixer_cfg={"n_heads": p["n_heads"], "pos": "none"},
         mask_chosen=True,
         stop_last=stop_last,
+        positions=p.get("positions"),
     )
 
 

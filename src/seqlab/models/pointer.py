@@ -27,7 +27,9 @@ computed by ``process_steps`` rounds of content attention::
 
 whose final ``q*_T`` initialises the decoder state. With ``mixer=None`` (the default) the encoder
 is the set encoder of that paper: per-element embeddings, so the model is permutation invariant in
-its inputs and runs on sets of any size.
+its inputs and runs on sets of any size. ``positions`` (e.g. "sinusoidal") adds an encoding of the
+input index to the embeddings, for targets that depend on the input order (a hull starting at its
+lowest-index vertex).
 """
 
 from __future__ import annotations
@@ -100,6 +102,7 @@ class PointerNetwork(nn.Module):
         process_steps: int = 3,
         mask_chosen: bool = True,
         stop_last: bool = False,
+        positions: str | None = None,
     ):
         super().__init__()
         if d_input < 1 or d_model < 1 or process_steps < 0:
@@ -110,6 +113,11 @@ class PointerNetwork(nn.Module):
         self.d_input, self.d_model, self.mask_chosen = d_input, d_model, mask_chosen
         self.stop_last = stop_last
         self.embed = nn.Linear(d_input, d_model)
+        self.pos = None
+        if positions is not None:  # an additive absolute encoding of the input index (sinusoidal, learned)
+            self.pos = create("positional", positions, d_model=d_model)
+            if not getattr(self.pos, "additive", False):
+                raise ValueError(f"PointerNetwork positions must be an additive encoding, got {positions!r}")
         self.blocks = nn.ModuleList()
         if mixer is not None:
             cfg = dict(mixer_cfg or {})
@@ -138,6 +146,8 @@ class PointerNetwork(nn.Module):
         if not torch.isfinite(x).all():
             raise ValueError("PointerNetwork expects finite inputs, got NaN or inf")
         m = self.embed(x)
+        if self.pos is not None:
+            m = m + self.pos(torch.arange(x.shape[1], device=x.device)[None])
         for block in self.blocks:
             m = block(m)
         return self.norm(m)
