@@ -169,3 +169,35 @@ def test_timesync_fits_predicts_intent_and_names_bad_input():
     split.train_times = None
     with pytest.raises(ValueError, match="timestamps"):
         TIMeSynC(epochs=1).fit(split)
+
+
+def test_activity_stream_follows_its_definition_by_a_plain_loop():
+    g, _ = genre_matrix(TEXTS)
+    items = torch.tensor([1, 3, 2, 4, 4, 2])
+    times = torch.tensor([100.0, 30000.0, 50000.0, 90000.0, 90001.0, 400000.0], dtype=torch.float64)
+    ids, feats = activity_stream(items, times, g)  # one UTC day per window
+    assert ids.tolist() == [0, 1, 4] and feats.shape == (3, stream_dim("activity", 3))
+    for r, w in enumerate(ids.tolist()):
+        rows = [j for j in range(len(items)) if int(times[j] // 86400) == w]
+        n = len(rows)
+        tod = torch.zeros(4)
+        hist = torch.zeros(3)
+        for j in rows:
+            tod[int((float(times[j]) % 86400) / 21600)] += 1
+            hist += g[items[j]]
+        ref = torch.cat([torch.log1p(torch.tensor([float(n)])), tod / n, hist / n])
+        assert torch.allclose(feats[r], ref)
+    # day 0: 100 s, 30000 s and 50000 s after midnight -> bins 0, 1, 2 of four 6-hour bins
+    assert torch.allclose(feats[0, 1:5], torch.tensor([1 / 3, 1 / 3, 1 / 3, 0.0]))
+
+
+def test_streams_name_bad_input():
+    g, _ = genre_matrix(TEXTS)
+    with pytest.raises(ValueError, match="non-decreasing"):
+        activity_stream(torch.tensor([1, 2]), torch.tensor([5.0, 1.0]), g)
+    with pytest.raises(ValueError, match="one entry per item"):
+        slow_stream(torch.tensor([1, 2]), torch.tensor([1.0]), g, 10.0)
+    with pytest.raises(ValueError, match="unknown slow stream"):
+        stream_dim("weather", 3)
+    with pytest.raises(ValueError, match="window"):
+        activity_stream(torch.tensor([1]), torch.tensor([1.0]), g, window=-1.0)

@@ -1,4 +1,6 @@
 import math
+import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -131,3 +133,12 @@ def test_seq2seq_names_bad_input():
         model(torch.tensor([[1, 2]]), torch.tensor([[0, 1]]))
     with pytest.raises(ValueError, match="slow streams"):
         model.encoder.encode(torch.tensor([[1, 2]]), torch.tensor([[0, 1]]), [torch.zeros(1, 1, 4)], [])
+
+
+def test_the_docs_timesync_example_runs(capsys):
+    text = (Path(__file__).parents[2] / "docs" / "recsys.md").read_text()
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", text, flags=re.S) if "TIMeSynCSeq2Seq(" in b]
+    assert len(blocks) == 1
+    exec(compile(blocks[0], "docs/recsys.md", "exec"), {})
+    out = capsys.readouterr().out.split("\n")
+    assert float(out[0].replace("tensor(", "").rstrip(")")) > 1 / 3 and "torch.Size([2, 3, 3])" in out[1]
