@@ -67,31 +67,40 @@ def _details(res) -> str:
     )
 
 
+SECONDS = 200.0  # estimate before the run; replaced by the measured cpu-s after it
+COMMON = dict(
+    title=TIMESYNC_TITLE,
+    effect=EFFECT,
+    direction="higher",
+    threshold=0.01,  # round 4's threshold: one point of hit@1
+    null=0.0,
+    control=CONTROL,
+    seeds=SEEDS,
+    seconds=SECONDS,
+    make_runs=_runs,
+    details=_details,
+)
+
+
+def _baselines(suffix: str, extra=()) -> tuple[Baseline, ...]:
+    """The prior and the user's top genre (and ``extra`` arms) in the claim's difference to ``single``."""
+    named = [("global genre prior", "prior"), ("user's most frequent genre", "user_top"), *extra]
+    return tuple(
+        Baseline(f"{label} (same difference)", measure=_minus(f"{arm}.{suffix}", f"single.{suffix}"))
+        for label, arm in named
+    )
+
+
 def _one_step_claim(name: str, arm: str, label: str, what: str) -> Claim:
     return Claim(
         name=name,
-        title=TIMESYNC_TITLE,
         statement=f"{what} synchronised by timestamp with the rating stream improve next-intent prediction "
         "over the rating stream alone (MovieLens-100K: genres of the first held-out item)",
-        effect=EFFECT,
         metric=f"step-1 intent hit@1 (top predicted genre is one of the item's genres), {label} minus "
         "single stream (same model and training otherwise)",
-        direction="higher",
-        threshold=0.01,  # round 4's threshold: one point of hit@1
-        null=0.0,
-        control=CONTROL,
-        baselines=(
-            Baseline("global genre prior (same difference)", measure=_minus("prior.hit@1", "single.hit@1")),
-            Baseline(
-                "user's most frequent genre (same difference)",
-                measure=_minus("user_top.hit@1", "single.hit@1"),
-            ),
-        ),
-        seeds=SEEDS,
-        seconds=200.0,  # estimate before the run; replaced by the measured cpu-s after it
-        make_runs=_runs,
+        baselines=_baselines("hit@1"),
         measure=_minus(f"{arm}.hit@1", "single.hit@1"),
-        details=_details,
+        **COMMON,
     )
 
 
@@ -107,39 +116,16 @@ THREE_STREAMS = _one_step_claim(
     "fast + genre windows + daily activity",
     "two slow streams (15-minute genre windows; days: rating count, time of day, genres)",
 )
-
 ENCODER_DECODER = Claim(
     name="timesync_encoder_decoder",
-    title=TIMESYNC_TITLE,
     statement="the encoder-decoder over three synchronised streams predicts the next 3 intents better than "
     "a single-stream sequence model (SASRec-like causal encoder) whose one next-intent prediction serves "
     "every step",
-    effect=EFFECT,
     metric="intent hit@1 averaged over the next 3 held-out items, encoder-decoder (3 streams, K = 3, "
     "autoregressive) minus the single-stream one-step model repeated",
-    direction="higher",
-    threshold=0.01,  # one point of hit@1, as the one-step claims
-    null=0.0,
-    control=CONTROL,
-    baselines=(
-        Baseline(
-            "global genre prior, repeated (same difference)",
-            measure=_minus("prior.hit@1.mean", "single.hit@1.mean"),
-        ),
-        Baseline(
-            "user's most frequent genre, repeated (same difference)",
-            measure=_minus("user_top.hit@1.mean", "single.hit@1.mean"),
-        ),
-        Baseline(
-            "the same three-stream encoder without the decoder, repeated (same difference)",
-            measure=_minus("three.hit@1.mean", "single.hit@1.mean"),
-        ),
-    ),
-    seeds=SEEDS,
-    seconds=200.0,  # estimate before the run; replaced by the measured cpu-s after it
-    make_runs=_runs,
+    baselines=_baselines("hit@1.mean", [("the same three-stream encoder without the decoder", "three")]),
     measure=_minus("seq2seq.hit@1.mean", "single.hit@1.mean"),
-    details=_details,
+    **COMMON,
 )
 
 CLAIMS = {c.name: c for c in (SYNC_V2, THREE_STREAMS, ENCODER_DECODER)}
