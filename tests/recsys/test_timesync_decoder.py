@@ -137,7 +137,8 @@ def test_seq2seq_names_bad_input():
 
 def test_the_docs_timesync_example_runs(capsys):
     text = (Path(__file__).parents[2] / "docs" / "recsys.md").read_text()
-    blocks = [b for b in re.findall(r"```python\n(.*?)```", text, flags=re.S) if "TIMeSynCSeq2Seq(" in b]
+    # fenced as ```py: test_docs_cli runs the page's one ```python block
+    blocks = [b for b in re.findall(r"```py\n(.*?)```", text, flags=re.S) if "TIMeSynCSeq2Seq(" in b]
     assert len(blocks) == 1
     exec(compile(blocks[0], "docs/recsys.md", "exec"), {})
     out = capsys.readouterr().out.split("\n")
