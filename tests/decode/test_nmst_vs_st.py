@@ -146,3 +146,20 @@ def test_criterion_trivial_rows_never_pass():
 def test_criterion_can_pass_and_fail():
     assert _judge(lambda j: _row(54.0 * (1 + j))).status == "passed"
     assert _judge(lambda j: _row(63.0 * (1 + j))).status == "failed"
+
+
+def test_eps01_version_changes_only_epsilon():
+    v2 = CLAIMS["nmst_vs_st_eps01"]
+    (cell,) = v2.make_runs(0).values()
+    (old,) = NMST_VS_ST.make_runs(0).values()
+    assert cell.experiment == old.experiment and cell.params == {"epsilon": 0.01} and old.params == {}
+    assert (v2.threshold, v2.null, v2.control.target, v2.measure) == (
+        NMST_VS_ST.threshold,
+        NMST_VS_ST.null,
+        NMST_VS_ST.control.target,
+        NMST_VS_ST.measure,
+    )
+    assert v2.judge(
+        {s: _row(54.0 * (1 + j)) for s, j in zip(v2.seeds, (0, 0.002, 0.004), strict=True)}
+    ).status == ("passed")
+    assert v2.judge({s: _row(54.0, nmst_nt=0.3) for s in v2.seeds}).status != "passed"
