@@ -9,6 +9,7 @@ method is registered as kind ``"decoder"`` (``seqlab list decoders``). See ``doc
 from seqlab.decode import (  # noqa: F401  (register their decoders)
     ariel,
     dbs_experiment,
+    nmst_experiment,
     pointer,
     pointer_experiment,
     recovery,

@@ -43,15 +43,6 @@ STATUS = {
         "bidirectional Longformer encoder (causal here, summary token last), its MLM pre-training and "
         "two-stage fine-tuning, and its Amazon data sets",
     ),
-    "TIMeSynC: Temporal Intent Modelling with Synchronized Context Encodings for Financial Service "
-    "Applications": Judgement(
-        PARTIAL,
-        "recommender timesync: a fast per-rating stream and a slow per-time-window genre-aggregate stream "
-        "(GRU), synchronised by timestamp (each event sees only windows completed by its time), causal "
-        "attention encoder, next-intent (genre) head; the single-stream baseline; claim "
-        "timesync_synchronized_streams; missing: the paper's financial multi-domain data, more than two "
-        "streams and its encoder-decoder over several future intents",
-    ),
     "Representation, Exploration and Recommendation of Music Playlists": Judgement(
         PARTIAL,
         "recommender playlist: GRU seq2seq autoencoder over item sequences (users' histories cut into "
