@@ -17,7 +17,7 @@ from seqlab.experiments.stats import mean_interval
 
 SEEDS = (0, 1, 2)
 WAYWARD_TITLE = "Prompt Waywardness: The Curious Case of Discretized Interpretation of Continuous Prompts"
-PARAMS = {"gamma": 30.0}  # the rest: seqlab.decode.waywardness_smollm2.DEFAULTS
+PARAMS = {"gamma": 3.0}  # the rest: seqlab.decode.waywardness_smollm2.DEFAULTS
 
 
 def _runs(seed):
