@@ -17,6 +17,7 @@ from seqlab.decode import (  # noqa: F401  (register their decoders)
     se2_retriever,
     seq3,
     waywardness,
+    waywardness_smollm2,
 )
 from seqlab.decode.beam import beam, beam_engine, constrained_beam, diverse_beam
 from seqlab.decode.generate import SEQUENCE_METHODS, generate

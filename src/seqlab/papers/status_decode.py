@@ -33,7 +33,9 @@ STATUS = {
         IMPLEMENTED,
         "prompt_waywardness decoder (seqlab.decode.waywardness): continuous prompt tuning on a frozen "
         "LM, nearest-token projection, the waywardness objective (task loss + gamma * distance to a "
-        "target text), prompt F1; claim prompt_waywardness on a toy multi-task LM",
+        "target text), prompt F1; prompts started from token embeddings; claim prompt_waywardness on a "
+        "toy multi-task LM and prompt_waywardness_smollm2 on the frozen SmolLM2-135M (movie-review "
+        "sentiment, two arbitrary target texts; seqlab.decode.waywardness_smollm2)",
     ),
     "AriEL: volume coding for sentence generation": Judgement(
         IMPLEMENTED,
