@@ -77,7 +77,7 @@ def test_in_batch_and_table_losses_against_plain_loops():
     for b in range(4):
         s = [float(u[b].detach() @ table[i].detach()) / tau for i in range(1, 9)]  # row 0 is padding
         ref += -(s[int(tgt[b]) - 1] - math.log(sum(math.exp(x) for x in s)))
-    assert float(loss) == pytest.approx(ref / 4, rel=1e-5)
+    assert loss.item() == pytest.approx(ref / 4, rel=1e-5)
     loss.backward()
     assert table.grad is None and u.grad is not None  # no gradient reaches the item table
     u, v = u.detach(), table.detach()[tgt]
