@@ -12,8 +12,8 @@ from every training history), at the same number of optimiser steps ``steps``:
   fine-tuning with ``steps / 3`` steps per stage, the table re-encoded every ``refresh_every`` steps;
 - ``no_pretrain``: the same encoder and two-stage fine-tuning without pre-training, ``steps / 2`` steps
   per stage (the paper's ablation "w/o pre-training", at equal steps);
-- ``bidirectional``: the paper's encoder trained like ``current`` (in-batch loss only, ``steps``),
-  separating the encoder from the learning framework;
+- ``bidirectional`` (only when ``params["bidirectional_arm"]``): the paper's encoder trained like
+  ``current`` (in-batch loss only, ``steps``), separating the encoder from the learning framework;
 
 plus popularity and, on the cold users, a uniformly random ranking of the unseen items. Each model's
 Recall/NDCG @10/@20 on all users, on users whose test item is cold, and on the others (``warm``).
@@ -28,7 +28,13 @@ from seqlab.recsys.base import user_ranks
 from seqlab.recsys.data import cold_item_split
 from seqlab.recsys.experiments import _timed_fit, build, group_metrics, load_split
 
-RECFORMER_PRETRAINING_DEFAULTS = {"cold_fraction": 0.2, "steps": 1200, "refresh_every": 100, "users": None}
+RECFORMER_PRETRAINING_DEFAULTS = {
+    "cold_fraction": 0.2,
+    "steps": 600,
+    "refresh_every": 50,
+    "users": None,
+    "bidirectional_arm": False,
+}
 
 
 def arms(steps: int, refresh_every: int) -> dict[str, dict]:
@@ -59,7 +65,7 @@ def arms(steps: int, refresh_every: int) -> dict[str, dict]:
 
 @experiment("recsys.recformer_pretraining")
 def recformer_pretraining(params: dict, seed: int) -> dict:
-    """The four Recformer arms and popularity on one seed's cold-item split (module docstring)."""
+    """The Recformer arms and popularity on one seed's cold-item split (module docstring)."""
     p = {**RECFORMER_PRETRAINING_DEFAULTS, **params}
     split = load_split("ml-100k", p["users"])
     split, cold = cold_item_split(split, float(p["cold_fraction"]), seed)
@@ -72,7 +78,10 @@ def recformer_pretraining(params: dict, seed: int) -> dict:
     pop = build("popularity")
     out["popularity.cpu_seconds"] = _timed_fit(pop, split)
     out.update(group_metrics("popularity", user_ranks(pop, split), groups))
-    for name, cfg in arms(int(p["steps"]), int(p["refresh_every"])).items():
+    todo = arms(int(p["steps"]), int(p["refresh_every"]))
+    if not p["bidirectional_arm"]:
+        del todo["bidirectional"]
+    for name, cfg in todo.items():
         model = build("recformer", seed, **cfg)
         out[f"{name}.cpu_seconds"] = _timed_fit(model, split)
         out[f"{name}.train_seconds"] = float(model.train_seconds)
