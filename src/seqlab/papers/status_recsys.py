@@ -34,15 +34,6 @@ STATUS = {
         "(all / non-uniform / tail users); missing: the paper's exact augmentation operators, its "
         "bidirectional mutual-enhancement schedule and its four Amazon/Yelp data sets",
     ),
-    "Text Is All You Need: Learning Language Representations for Sequential Recommendation": Judgement(
-        PARTIAL,
-        "recommender recformer: items as flattened key-value text (title/genre/year, MiniLM WordPiece "
-        "tokens and frozen MiniLM token embeddings), token + position + item-position + token-type "
-        "embeddings, one transformer encoder for histories and items, in-batch contrastive training; "
-        "cold-start claim recformer_cold_start on items held out of training; missing: the paper's "
-        "bidirectional Longformer encoder (causal here, summary token last), its MLM pre-training and "
-        "two-stage fine-tuning, and its Amazon data sets",
-    ),
     "Representation, Exploration and Recommendation of Music Playlists": Judgement(
         PARTIAL,
         "recommender playlist: GRU seq2seq autoencoder over item sequences (users' histories cut into "

@@ -14,6 +14,7 @@ from seqlab.recsys import (  # noqa: F401  (registration)
     playlist,
     popularity,
     recformer,
+    recformer_experiment,
     sasrec,
     timesync,
     timesync_decoder,
