@@ -86,10 +86,13 @@ def test_generate_steps_the_same_model():
             seq = torch.cat([seq, frame], 1)
 
 
-def test_training_reduces_the_loss():
+@pytest.mark.parametrize(
+    "net", [{}, {"backbone": "transformer", "n_layers": 1, "n_heads": 2}], ids=["gru", "transformer"]
+)
+def test_training_reduces_the_loss(net):
     torch.manual_seed(0)
     data = sinusoid_trajectories(32, 16, channels=2, seed=0, noise=0.05)
-    model = SLED(2, hidden=16, noise_dim=4)
+    model = SLED(2, hidden=16, noise_dim=4, **net)
     g = torch.Generator().manual_seed(0)
     with torch.no_grad():
         before = float(model.loss(data, torch.Generator().manual_seed(1)))

@@ -78,3 +78,19 @@ def test_bad_targets():
     model = create("model", "pointer_network", d_model=8)
     with pytest.raises(ValueError, match="input positions"):
         model(torch.rand(2, 4, 1), torch.full((2, 4), 4))
+
+
+def test_positions_tell_the_encoder_the_input_index():
+    torch.manual_seed(0)
+    model = create("model", "pointer_network", d_model=16, positions="sinusoidal").eval()
+    x = torch.rand(1, 6, 1)
+    perm = torch.tensor([1, 0, 2, 3, 4, 5])
+    with torch.no_grad():
+        a, b = model(x, n_out=1), model(x[:, perm], n_out=1)
+        # same points, two orders: without positions the scores would permute with the inputs
+        assert not torch.allclose(a[:, :, perm], b, atol=1e-4)
+        enc = model.encode(x)
+        manual = model.norm(model.embed(x) + model.pos(torch.arange(6)[None]))
+    assert torch.allclose(enc, manual)
+    with pytest.raises(ValueError, match="additive encoding"):
+        create("model", "pointer_network", d_model=16, positions="rope")

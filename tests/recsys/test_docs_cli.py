@@ -13,8 +13,9 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 def test_docs_example_runs():
     blocks = re.findall(r"```python\n(.*?)```", (DOCS / "recsys.md").read_text(), flags=re.S)
-    assert len(blocks) == 1
-    exec(compile(blocks[0], "docs/recsys.md", "exec"), {})
+    assert blocks
+    for i, block in enumerate(blocks):  # the module's example, then the sections' (Recformer, ...)
+        exec(compile(block, f"docs/recsys.md block {i}", "exec"), {})
 
 
 def test_recsys_command_prints_the_side_by_side_table(capsys):

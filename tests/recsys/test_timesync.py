@@ -10,6 +10,7 @@ from seqlab.recsys.timesync import (
     slow_stream,
     synchronized_index,
 )
+from seqlab.recsys.timesync_streams import activity_stream, stream_dim
 
 TEXTS = [
     "A (1990); genres: Action",
@@ -47,25 +48,50 @@ def test_slow_stream_and_synchronisation_follow_the_window_definition():
         slow_stream(items, times, g, window=0)
 
 
-def test_synchronized_context_never_sees_the_future():
+def model_logits(model, m, items, times):
+    ex = m._example(torch.tensor(items), torch.tensor(times, dtype=torch.float64))
+    return model(*m._collate([ex]))[0]
+
+
+@pytest.mark.parametrize("streams", ["synchronized", "three"])
+def test_synchronized_context_never_sees_the_future(streams):
     """Changing events after position j (and the windows they fall in) leaves the logits at j unchanged."""
     g, _ = genre_matrix(TEXTS)
-    torch.manual_seed(0)
-    model = TIMeSynCModel(5, g, d_model=8, max_len=8, synchronized=True, dropout=0.0).eval()
-    m = TIMeSynC(window=100.0)
+    m = TIMeSynC(streams=streams, window=100.0, day=200.0)
     m.genres = g
-
-    def logits(items, times):
-        ex = m._example(torch.tensor(items), torch.tensor(times, dtype=torch.float64))
-        it, b, slow, _, sync = m._collate([ex])
-        return model(it, b, slow, None, sync)[0]
-
-    a = logits([1, 3, 2, 4, 1], [10.0, 50.0, 130.0, 250.0, 900.0])
-    b = logits([1, 3, 2, 2, 3], [10.0, 50.0, 130.0, 260.0, 990.0])
+    dims = tuple(stream_dim(n, 3) for n in m.slow_names)
+    assert len(dims) == {"synchronized": 1, "three": 2}[streams]
+    torch.manual_seed(0)
+    model = TIMeSynCModel(5, g, d_model=8, max_len=8, slow_dims=dims, dropout=0.0).eval()
+    a = model_logits(model, m, [1, 3, 2, 4, 1], [10.0, 50.0, 130.0, 250.0, 900.0])
+    b = model_logits(model, m, [1, 3, 2, 2, 3], [10.0, 50.0, 130.0, 260.0, 990.0])
     assert torch.allclose(a[:3], b[:3], atol=1e-6) and not torch.allclose(a[3:], b[3:])
-    # the slow stream matters: the same fast stream with other completed windows changes the output
-    c = logits([1, 3, 2, 4, 1], [10.0, 150.0, 330.0, 450.0, 900.0])
+    # the slow streams matter: the same fast stream with other completed windows changes the output
+    c = model_logits(model, m, [1, 3, 2, 4, 1], [10.0, 150.0, 330.0, 450.0, 900.0])
     assert not torch.allclose(a[2], c[2])
+
+
+def test_the_third_stream_is_read_and_only_once_its_day_is_complete():
+    """Events 0-1 fall on day 0 (ends at 200); the activity stream reaches event 2 (t=210) only, and
+    changing day 0's time of day (same genre windows, same gaps) moves the logits from event 2 on."""
+    g, _ = genre_matrix(TEXTS)
+    m = TIMeSynC(streams="three", window=1.0, day=200.0)
+    m.genres = g
+    torch.manual_seed(1)
+    model = TIMeSynCModel(5, g, d_model=8, max_len=8, slow_dims=(4, 1 + 4 + 3), dropout=0.0).eval()
+    # the time of day is binned on 86400-s days whatever the window: both events fall before 6 am
+    a = model_logits(model, m, [1, 2, 3], [10.0, 20.0, 210.0])
+    _, fa = activity_stream(torch.tensor([1, 2]), torch.tensor([10.0, 20.0]), g, 200.0)
+    assert fa[0, 1].item() == 1.0
+    sync = synchronized_index(torch.tensor([10.0, 20.0, 210.0]), torch.tensor([0, 1]), 200.0)
+    assert sync.tolist() == [-1, -1, 0]
+    e = m._example(torch.tensor([1, 2, 3]), torch.tensor([10.0, 20.0, 210.0], dtype=torch.float64))
+    feats, idx = e[2][1]
+    feats = feats.clone()
+    feats[0, 1:5] = torch.tensor([0.0, 0.0, 1.0, 0.0])  # the same day, rated in the afternoon
+    e2 = (e[0], e[1], [e[2][0], (feats, idx)])
+    b = model(*m._collate([e2]))[0]
+    assert torch.allclose(a[:2], b[:2], atol=1e-6) and not torch.allclose(a[2], b[2])
 
 
 def test_intent_hits_is_one_when_the_top_genre_is_among_the_targets():
@@ -93,6 +119,32 @@ def session_split(users=60, seed=0):
     return leave_one_out(Interactions.from_triples(us, its, ts, 30, text))
 
 
+@pytest.mark.parametrize("streams", ["single", "synchronized", "three"])
+def test_each_stream_set_learns_the_session_task(streams):
+    split = session_split()
+    m = TIMeSynC(streams=streams, window=3600.0, epochs=8, batch_size=16, d_model=16, max_len=16).fit(split)
+    assert m.losses[-1] < m.losses[0]
+    p = m.intent(split.history(), split.history_times())
+    assert intent_hits(p, m.genres, split.test).mean() > 0.5  # chance 1/3
+
+
+def test_the_head_starts_at_the_prior_and_a_fit_is_reproducible():
+    split = session_split()
+    a = TIMeSynC(epochs=1, window=3600.0, batch_size=16, d_model=16, max_len=16)
+    a.fit(split)
+    torch.manual_seed(123)  # the global generator state does not matter
+    b = TIMeSynC(epochs=1, window=3600.0, batch_size=16, d_model=16, max_len=16).fit(split)
+    assert a.losses == b.losses
+    # prior of the training targets (every training item after a user's first), by a plain loop
+    counts, n = torch.zeros(3), 0
+    for seq in split.train:
+        for i in seq[1:].tolist():
+            counts += a.genres[i]
+            n += 1
+    m = TIMeSynC(epochs=1, window=3600.0, batch_size=16, d_model=16, max_len=16, lr=0.0).fit(split)
+    assert torch.allclose(torch.sigmoid(m.model.backbone.head.bias), counts / n, atol=1e-5)
+
+
 def test_timesync_fits_predicts_intent_and_names_bad_input():
     split = session_split()
     m = TIMeSynC(window=3600.0, epochs=8, batch_size=16, d_model=16, max_len=16).fit(split)
@@ -112,6 +164,40 @@ def test_timesync_fits_predicts_intent_and_names_bad_input():
         m.intent([torch.tensor([31])], [torch.tensor([1.0])])
     with pytest.raises(ValueError, match="streams"):
         TIMeSynC(streams="triple")
+    with pytest.raises(ValueError, match="day"):
+        TIMeSynC(day=0)
     split.train_times = None
     with pytest.raises(ValueError, match="timestamps"):
         TIMeSynC(epochs=1).fit(split)
+
+
+def test_activity_stream_follows_its_definition_by_a_plain_loop():
+    g, _ = genre_matrix(TEXTS)
+    items = torch.tensor([1, 3, 2, 4, 4, 2])
+    times = torch.tensor([100.0, 30000.0, 50000.0, 90000.0, 90001.0, 400000.0], dtype=torch.float64)
+    ids, feats = activity_stream(items, times, g)  # one UTC day per window
+    assert ids.tolist() == [0, 1, 4] and feats.shape == (3, stream_dim("activity", 3))
+    for r, w in enumerate(ids.tolist()):
+        rows = [j for j in range(len(items)) if int(times[j] // 86400) == w]
+        n = len(rows)
+        tod = torch.zeros(4)
+        hist = torch.zeros(3)
+        for j in rows:
+            tod[int((float(times[j]) % 86400) / 21600)] += 1
+            hist += g[items[j]]
+        ref = torch.cat([torch.log1p(torch.tensor([float(n)])), tod / n, hist / n])
+        assert torch.allclose(feats[r], ref)
+    # day 0: 100 s, 30000 s and 50000 s after midnight -> bins 0, 1, 2 of four 6-hour bins
+    assert torch.allclose(feats[0, 1:5], torch.tensor([1 / 3, 1 / 3, 1 / 3, 0.0]))
+
+
+def test_streams_name_bad_input():
+    g, _ = genre_matrix(TEXTS)
+    with pytest.raises(ValueError, match="non-decreasing"):
+        activity_stream(torch.tensor([1, 2]), torch.tensor([5.0, 1.0]), g)
+    with pytest.raises(ValueError, match="one entry per item"):
+        slow_stream(torch.tensor([1, 2]), torch.tensor([1.0]), g, 10.0)
+    with pytest.raises(ValueError, match="unknown slow stream"):
+        stream_dim("weather", 3)
+    with pytest.raises(ValueError, match="window"):
+        activity_stream(torch.tensor([1]), torch.tensor([1.0]), g, window=-1.0)

@@ -12,7 +12,8 @@ and, as the baseline NMST relaxes, the self-terminating head of Welleck et al. 2
 Measured on the held-out sentences: word perplexity (EOS included) of both and of the add-one
 unigram model, and the non-termination ratio -- the fraction of continuations of the prompts
 ``BOS w_1 .. w_k`` that reach ``max_length`` tokens without EOS -- under greedy, beam (4 beams),
-top-k (k 4) and nucleus (p 0.9) decoding with :func:`seqlab.decode.generate`.
+top-k (k 4) and nucleus (p 0.9) decoding
+(:func:`seqlab.decode.nmst_experiment.non_termination`).
 """
 
 from __future__ import annotations
@@ -27,18 +28,12 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from seqlab.decode import generate
+from seqlab.decode.nmst_experiment import non_termination
 from seqlab.experiments.config import RunConfig
 from seqlab.models import SequenceModel
 from seqlab.models.nmst import NMSTLanguageModel, STLanguageModel
 from seqlab.tasks.text import gensim_data_dir
 
-DECODERS = {
-    "greedy": dict(method="greedy"),
-    "beam": dict(method="beam", num_beams=4, length_penalty=1.0, early_stopping=True),
-    "top_k": dict(method="sample", top_k=4),
-    "nucleus": dict(method="sample", top_p=0.9),
-}
 DEFAULTS = dict(
     corpus="lee_background.cor", vocab=1000, epsilon=0.01, max_length=100, prompt_words=3, n_prompts=64
 )
@@ -108,19 +103,6 @@ def unigram_perplexity(train, test) -> float:
     total, v = sum(counts.values()), max(max(s) for s in train) + 1
     nll = sum(-math.log((counts[w] + 1) / (total + v)) for s in test for w in s[1:])
     return math.exp(nll / sum(len(s) - 1 for s in test))
-
-
-@torch.no_grad()
-def non_termination(model, prompts: torch.Tensor, eos: int, max_length: int, seed: int) -> dict[str, float]:
-    """Fraction of continuations without EOS within ``max_length`` tokens (prompt included)."""
-    out = {}
-    new = max_length - prompts.shape[1]
-    for name, kw in DECODERS.items():
-        extra = {"generator": torch.Generator().manual_seed(seed)} if kw["method"] == "sample" else {}
-        ids = generate(model, prompts, max_new_tokens=new, eos_token_id=eos, pad_token_id=eos, **kw, **extra)
-        cont = ids[:, prompts.shape[1] :]
-        out[name] = float((~(cont == eos).any(1)).float().mean())
-    return out
 
 
 def run_nmst(cfg: RunConfig) -> dict[str, Any]:

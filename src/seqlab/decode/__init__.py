@@ -9,13 +9,16 @@ method is registered as kind ``"decoder"`` (``seqlab list decoders``). See ``doc
 from seqlab.decode import (  # noqa: F401  (register their decoders)
     ariel,
     dbs_experiment,
+    nmst_experiment,
     pointer,
+    pointer_experiment,
     recovery,
     recovery_smollm2,
     se2,
     se2_retriever,
     seq3,
     waywardness,
+    waywardness_smollm2,
 )
 from seqlab.decode.beam import beam, beam_engine, constrained_beam, diverse_beam
 from seqlab.decode.generate import SEQUENCE_METHODS, generate

@@ -89,6 +89,27 @@ def train_word_lm(
         model = SequenceModel(
             mixer=mixer, d_model=d_model, n_layers=n_layers, vocab_size=vocab_size, mixer_cfg=mixer_cfg, **pos
         )
+    fit_lm(model, seqs, vocab_size, seed=seed, steps=steps, lr=lr, batch_size=batch_size)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    if key is not None:
+        _CACHE[key] = model
+    return model
+
+
+def fit_lm(
+    model,
+    seqs: list[list[int]],
+    vocab_size: int,
+    *,
+    seed: int,
+    steps: int,
+    lr: float = 3e-3,
+    batch_size: int = 32,
+):
+    """Train a causal LM ``model`` (``model(ids)`` -> ``(B, T, vocab_size)`` logits or log-probabilities) on
+    ``seqs`` with AdamW (weight decay 0.01), 20-step linear warm-up then cosine decay, teacher forcing, the
+    loss masked past each sentence's EOS; leaves it in eval mode and returns it."""
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     model.train()
@@ -106,10 +127,6 @@ def train_word_lm(
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
     model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    if key is not None:
-        _CACHE[key] = model
     return model
 
 

@@ -21,8 +21,12 @@ best continuous prompt's accuracy, whatever the target. Measured here: accuracy 
 prompt and of its projection, and the token F1 of the projection against the target.
 
 Works on any causal model with ``input_embeddings`` and ``forward_embeds`` (``SequenceModel``;
-SmolLM2). Inputs of different lengths are right-padded; the answer is read at each row's last real
-position (a causal model's padding after it changes nothing).
+SmolLM2). Inputs of different lengths are right-padded (:func:`right_padded` turns a left-padded
+``lm.encode`` into that); the answer is read at each row's last real position (a causal model's
+padding after it changes nothing, so a batch is cut at its longest row). On a ``transformers``
+causal model the head is applied only at those positions (``logits_to_keep``), the same numbers as
+``forward_embeds`` for a fifth less work. The experiment on the real SmolLM2-135M is
+:mod:`seqlab.decode.waywardness_smollm2`.
 """
 
 from __future__ import annotations
@@ -57,9 +61,43 @@ def embedding_rms(lm) -> float:
         return float(lm.input_embeddings(probe[None]).double().pow(2).mean().sqrt())
 
 
+def right_padded(ids: torch.Tensor, mask: torch.Tensor, pad_id: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(ids, lengths)`` with each row's real tokens (``mask`` 1, in order) moved to the front and
+    ``pad_id`` after them -- e.g. from the left-padded ``encode`` of a causal ``transformers`` model."""
+    if not isinstance(ids, torch.Tensor) or ids.dim() != 2 or not isinstance(mask, torch.Tensor):
+        raise ValueError(f"right_padded expects (batch, length) ids and mask tensors, got {ids!r}")
+    if mask.shape != ids.shape:
+        raise ValueError(
+            f"right_padded expects a mask of the ids' shape {tuple(ids.shape)}, got {tuple(mask.shape)}"
+        )
+    keep = mask.bool()
+    lengths = keep.sum(1)
+    if bool((lengths < 1).any()):
+        raise ValueError("right_padded expects every row to have at least one real token")
+    out = torch.full_like(ids, int(pad_id))
+    out[torch.arange(ids.shape[1])[None] < lengths[:, None]] = ids[keep]
+    return out, lengths
+
+
+def _hf_causal(lm):
+    model = getattr(lm, "model", None)
+    return getattr(lm, "is_causal", False) and model is not None and hasattr(model, "get_output_embeddings")
+
+
+def _logits_at(lm, inputs: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+    """``(B, V)`` next-token logits of ``inputs`` ``(B, T, d)`` at position ``pos[b]`` of each row."""
+    rows = torch.arange(inputs.shape[0])
+    if _hf_causal(lm):
+        keep = torch.unique(pos)  # sorted; the head runs at these positions only
+        logits = lm.model(inputs_embeds=inputs, logits_to_keep=keep, return_dict=True).logits
+        return logits[rows, torch.searchsorted(keep, pos)]
+    return lm.forward_embeds(inputs).logits[rows, pos]
+
+
 def class_logits(lm, prompt: torch.Tensor, x: torch.Tensor, labels, lengths=None) -> torch.Tensor:
     """``(B, C)`` logits of the label tokens after ``prompt`` ``(k, d)`` and the inputs ``x``."""
     lengths = _rows(x, lengths)
+    x = x[:, : int(lengths.max())]  # causal: what follows every row's last token changes nothing
     if not isinstance(prompt, torch.Tensor) or prompt.dim() != 2 or prompt.shape[1] != int(lm.d_model):
         raise ValueError(
             f"expected a prompt of shape (k, {lm.d_model}), got {getattr(prompt, 'shape', prompt)}"
@@ -67,16 +105,28 @@ def class_logits(lm, prompt: torch.Tensor, x: torch.Tensor, labels, lengths=None
     if not bool(torch.isfinite(prompt).all()):
         raise ValueError("expected a finite continuous prompt, got NaN or inf")
     b, k = x.shape[0], prompt.shape[0]
-    inputs = torch.cat([prompt[None].expand(b, -1, -1), lm.input_embeddings(x)], 1)
-    logits = lm.forward_embeds(inputs).logits
-    last = logits[torch.arange(b), k + lengths - 1]
-    return last[:, torch.as_tensor(labels, dtype=torch.long)]
+    dtype = lm.input_embeddings(x[:1, :1]).dtype
+    inputs = torch.cat([prompt[None].expand(b, -1, -1).to(dtype), lm.input_embeddings(x)], 1)
+    return _logits_at(lm, inputs, k + lengths - 1)[:, torch.as_tensor(labels, dtype=torch.long)]
 
 
 @torch.no_grad()
-def accuracy(lm, prompt, x, y, labels, lengths=None) -> float:
-    """Fraction of rows whose highest label logit is the gold class ``y``."""
-    return float((class_logits(lm, prompt, x, labels, lengths).argmax(-1) == y).float().mean())
+def accuracy(lm, prompt, x, y, labels, lengths=None, batch_size: int | None = None) -> float:
+    """Fraction of rows whose highest label logit is the gold class ``y``; with ``batch_size``, rows
+    go through in batches of similar length (less padding), the same numbers."""
+    lengths = _rows(x, lengths)
+    y = torch.as_tensor(y, dtype=torch.long)
+    if batch_size is None:
+        return float((class_logits(lm, prompt, x, labels, lengths).argmax(-1) == y).float().mean())
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"accuracy expects batch_size an int >= 1 or None, got {batch_size!r}")
+    order = torch.argsort(lengths, stable=True)
+    right = 0
+    for i in range(0, len(order), batch_size):
+        idx = order[i : i + batch_size]
+        pred = class_logits(lm, prompt, x[idx], labels, lengths[idx]).argmax(-1)
+        right += int((pred == y[idx]).sum())
+    return right / x.shape[0]
 
 
 @torch.no_grad()
@@ -119,9 +169,14 @@ def tune_prompt(
     target: torch.Tensor | None = None,
     gamma: float = 0.0,
     batch_size: int = 64,
+    init: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Tune a ``(k, d)`` continuous prompt on ``(x, y)`` (frozen ``lm``); with ``target`` ``(k,)``
-    token ids and ``gamma > 0``, the waywardness objective pulls it towards the target's embeddings."""
+    token ids and ``gamma > 0``, the waywardness objective pulls it towards the target's embeddings.
+
+    The prompt starts as Gaussian noise of the token embeddings' size (drawn from ``seed``), or, with
+    ``init`` (``k`` token ids), as those tokens' embeddings (a discrete prompt). Each of ``steps`` Adam
+    steps (learning rate ``lr`` times that size) uses ``batch_size`` rows drawn with replacement."""
     lengths = _rows(x, lengths)
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"tune_prompt expects k (prompt vectors) an int >= 1, got {k!r}")
@@ -134,7 +189,17 @@ def tune_prompt(
         raise ValueError(f"tune_prompt expects y (batch,) class indices in [0, {len(labels)})")
     rms = embedding_rms(lm)
     g = torch.Generator().manual_seed(int(seed))
-    prompt = (rms * torch.randn(k, int(lm.d_model), generator=g)).requires_grad_(True)
+    if init is None:
+        prompt = rms * torch.randn(k, int(lm.d_model), generator=g)
+    else:
+        init = torch.as_tensor(init, dtype=torch.long)
+        if init.shape != (k,):
+            raise ValueError(
+                f"tune_prompt expects init as {k} token ids (one per prompt vector), got {init.tolist()}"
+            )
+        with torch.no_grad():
+            prompt = lm.input_embeddings(init[None])[0].float().clone()
+    prompt = prompt.requires_grad_(True)
     goal = None
     if target is not None:
         with torch.no_grad():

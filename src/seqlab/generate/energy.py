@@ -12,8 +12,13 @@ fresh noise) the unbiased estimate is
 
     mean_i ||x_i - y||^beta - 1 / (2 m (m - 1)) sum_{i != j} ||x_i - x_j||^beta.
 
-:class:`SLED` is a causal GRU over the latent frames with a noise-injected MLP head; sampling is
-autoregressive, one head draw per frame.
+:class:`SLED` is a causal backbone over the latent frames with a noise-injected MLP head; sampling is
+autoregressive, one head draw per frame. The backbone (:func:`make_backbone`) is a GRU (``"gru"``, the
+default) or a causal transformer (``"transformer"``: seqlab's own :class:`~seqlab.models.SequenceModel`
+with causal attention blocks, RoPE positions, pre-norm residual blocks, and a KV cache for sampling) -- the
+paper's backbone is a causal transformer. Both expose ``features(x) -> h`` (parallel, for training) and
+``backbone(x, state) -> (h, state)`` (chunked / one frame at a time, for sampling); the hidden state at frame
+``t`` depends on frames ``<= t`` only.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import torch
 from torch import nn
 
 from seqlab.generate.data import check_sequences
+from seqlab.models.sequence_model import SequenceModel
 from seqlab.registry import Paper, register
 
 SLED_TITLE = "Efficient Speech Language Modeling via Energy Distance in Continuous Latent Space"
@@ -53,30 +59,89 @@ def energy_distance_loss(samples: torch.Tensor, target: torch.Tensor, beta: floa
     return (fit - 0.5 * spread).mean()
 
 
+BACKBONES = ("gru", "transformer")
+
+
 class _Backbone(nn.Module):
     """Input projection + GRU: ``(B, T, d_in) -> (B, T, hidden)``, steppable with a state."""
 
-    def __init__(self, d_in: int, hidden: int):
+    def __init__(self, d_in: int, hidden: int, n_layers: int = 1):
         super().__init__()
         self.inp = nn.Linear(d_in, hidden)
-        self.rnn = nn.GRU(hidden, hidden, batch_first=True)
+        self.rnn = nn.GRU(hidden, hidden, num_layers=n_layers, batch_first=True)
 
     def forward(self, x: torch.Tensor, state: torch.Tensor | None = None):
         return self.rnn(torch.tanh(self.inp(x)), state)
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self(x)[0]
+
+
+class TransformerBackbone(nn.Module):
+    """Causal transformer ``(B, T, d_in) -> (B, T, hidden)``: a :class:`~seqlab.models.SequenceModel` of
+    ``n_layers`` pre-norm blocks (causal multi-head attention with RoPE, then an MLP), continuous inputs
+    through a linear embedding, final norm and a linear output of width ``hidden``.
+
+    ``features(x)``: the parallel pass (training). ``forward(x, state)``: the chunked pass with the
+    attention KV cache (``state`` None starts one), so feeding a prefix then one frame at a time equals
+    the parallel pass on the whole sequence.
+    """
+
+    def __init__(self, d_in: int, hidden: int, n_layers: int = 2, n_heads: int = 4):
+        super().__init__()
+        if not isinstance(n_heads, int) or n_heads < 1 or hidden % n_heads:
+            raise ValueError(
+                f"the transformer backbone needs n_heads dividing hidden={hidden}, got {n_heads!r}"
+            )
+        self.net = SequenceModel(
+            mixer="attention",
+            d_model=hidden,
+            n_layers=n_layers,
+            d_input=d_in,
+            n_outputs=hidden,
+            mixer_cfg={"n_heads": n_heads, "causal": True},
+        )
+
+    def forward(self, x: torch.Tensor, state=None):
+        return self.net.forward_with_state(x, state)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def make_backbone(kind: str, d_in: int, hidden: int, n_layers: int = 1, n_heads: int = 4) -> nn.Module:
+    """The causal backbone of SLED and of the RVQ-token model: ``"gru"`` or ``"transformer"``."""
+    if kind not in BACKBONES:
+        raise ValueError(f"backbone must be one of {BACKBONES}, got {kind!r}")
+    if isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < 1:
+        raise ValueError(f"n_layers must be an int >= 1, got {n_layers!r}")
+    if kind == "gru":
+        return _Backbone(d_in, hidden, n_layers)
+    return TransformerBackbone(d_in, hidden, n_layers, n_heads)
+
 
 @register("generator", "sled", implements=SLED_PAPER, used_by=[SLED_TITLE], family="continuous-ar")
 class SLED(nn.Module):
-    """Energy-distance autoregressive model of ``dim``-channel latent frames (GRU + noisy MLP head)."""
+    """Energy-distance autoregressive model of ``dim``-channel latent frames (causal backbone + noisy MLP
+    head); ``backbone`` "gru" (default, 1 layer) or "transformer" (``n_layers`` blocks, ``n_heads`` heads)."""
 
     def __init__(
-        self, dim: int, hidden: int = 64, noise_dim: int = 16, n_samples: int = 2, beta: float = 1.0
+        self,
+        dim: int,
+        hidden: int = 64,
+        noise_dim: int = 16,
+        n_samples: int = 2,
+        beta: float = 1.0,
+        backbone: str = "gru",
+        n_layers: int = 1,
+        n_heads: int = 4,
     ):
         super().__init__()
         if n_samples < 2:
             raise ValueError(f"SLED needs n_samples >= 2 model draws per step, got {n_samples}")
         self.dim, self.noise_dim, self.n_samples, self.beta = dim, noise_dim, n_samples, beta
-        self.backbone = _Backbone(dim, hidden)
+        self.backbone_kind = backbone
+        self.backbone = make_backbone(backbone, dim, hidden, n_layers, n_heads)
         self.head = nn.Sequential(
             nn.Linear(hidden + noise_dim, hidden),
             nn.SiLU(),
@@ -95,14 +160,14 @@ class SLED(nn.Module):
         check_sequences(x, "SLED.loss", self.dim)
         if x.shape[1] < 2:
             raise ValueError("SLED.loss needs sequences of length >= 2")
-        h, _ = self.backbone(x[:, :-1])
+        h = self.backbone.features(x[:, :-1])
         return energy_distance_loss(self.draw(h, self.n_samples, generator), x[:, 1:], self.beta)
 
     @torch.no_grad()
     def predictive(self, x: torch.Tensor, m: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``m`` draws of every next frame given the true past: ``(m, B, T - 1, dim)``."""
         check_sequences(x, "SLED.predictive", self.dim)
-        h, _ = self.backbone(x[:, :-1])
+        h = self.backbone.features(x[:, :-1])
         return self.draw(h, m, generator)
 
     @torch.no_grad()

@@ -8,7 +8,9 @@ shifted by a fixed offset ``o``, so the straight-path flow of condition 1 is tha
 ``t o`` and the ideal edit of a condition-0 source is ``source + o``; edit error = MSE to it, for naive,
 fixed-point and noise-regularised inversion.
 ``generate.sled_vs_rvq``: SLED's energy-distance model vs the RVQ-token model of the same backbone,
-scored by the energy score of their next-frame predictive samples on held-out noisy trajectories.
+scored by the energy score of their next-frame predictive samples on held-out noisy trajectories; both
+on the same causal backbone, params ``backbone`` ("gru", default, or "transformer"), ``n_layers`` and
+``n_heads``.
 """
 
 from __future__ import annotations
@@ -87,8 +89,9 @@ def _sled_vs_rvq_on(data: torch.Tensor, test: torch.Tensor, params: dict, seed: 
     """Train SLED and the same-size RVQ-token AR on latent sequences ``data``; energy scores on ``test``."""
     dim, hidden, steps = data.shape[-1], params.get("hidden", 48), params.get("steps", 300)
     m = params.get("draws", 8)
-    sled = SLED(dim, hidden, n_samples=2)
-    rvq = RVQTokenAR(dim, hidden, params.get("codebook_size", 32), params.get("levels", 2), seed=seed)
+    net = {k: params[k] for k in ("backbone", "n_layers", "n_heads") if k in params}  # default: 1-layer GRU
+    sled = SLED(dim, hidden, n_samples=2, **net)
+    rvq = RVQTokenAR(dim, hidden, params.get("codebook_size", 32), params.get("levels", 2), seed=seed, **net)
     rvq.fit_quantizer(data, generator=torch.Generator().manual_seed(seed))
     g = torch.Generator().manual_seed(seed)
     train(sled, data, steps, 32, 3e-3, seed, loss_fn=lambda x: sled.loss(x, g))

@@ -8,7 +8,8 @@ conditioned on the backbone state and the embeddings of the levels already chose
 
     p(c_{t+1} | past) = prod_l softmax(W_l (h_t + sum_{l' < l} E_{l'}[c_{t+1,l'}]))[c_{t+1,l}].
 
-The same GRU backbone as :class:`seqlab.generate.energy.SLED`, so the two compare at equal size.
+The same backbone as :class:`seqlab.generate.energy.SLED` (a GRU or a causal transformer,
+:func:`seqlab.generate.energy.make_backbone`), so the two compare at equal size.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqlab.generate.data import check_sequences
-from seqlab.generate.energy import SLED_TITLE, _Backbone
+from seqlab.generate.energy import SLED_TITLE, make_backbone
 from seqlab.registry import Paper, register
 from seqlab.tokenize.rvq import ResidualKMeans
 
@@ -27,14 +28,26 @@ RQ_PAPER = Paper("Autoregressive Image Generation using Residual Quantization", 
 
 @register("generator", "rvq-ar", implements=RQ_PAPER, used_by=[SLED_TITLE], family="token-ar")
 class RVQTokenAR(nn.Module):
-    """GRU over residual-k-means tokens of ``dim``-channel frames; ``fit_quantizer`` before training."""
+    """Causal backbone over residual-k-means tokens of ``dim``-channel frames; ``fit_quantizer`` before
+    training. ``backbone``, ``n_layers``, ``n_heads`` as in :class:`~seqlab.generate.energy.SLED`."""
 
-    def __init__(self, dim: int, hidden: int = 64, codebook_size: int = 32, levels: int = 2, seed: int = 0):
+    def __init__(
+        self,
+        dim: int,
+        hidden: int = 64,
+        codebook_size: int = 32,
+        levels: int = 2,
+        seed: int = 0,
+        backbone: str = "gru",
+        n_layers: int = 1,
+        n_heads: int = 4,
+    ):
         super().__init__()
         self.dim, self.levels, self.size = dim, levels, codebook_size
         self.quantizer = ResidualKMeans(dim, codebook_size, levels, seed=seed)
         self.embed = nn.ModuleList(nn.Embedding(codebook_size, hidden) for _ in range(levels))
-        self.backbone = _Backbone(hidden, hidden)
+        self.backbone_kind = backbone
+        self.backbone = make_backbone(backbone, hidden, hidden, n_layers, n_heads)
         self.heads = nn.ModuleList(nn.Linear(hidden, codebook_size) for _ in range(levels))
 
     def fit_quantizer(self, frames: torch.Tensor, steps: int = 50, generator=None) -> RVQTokenAR:
@@ -49,7 +62,7 @@ class RVQTokenAR(nn.Module):
         """Summed per-level cross-entropy of the next frame's codes, ``x (B, T, dim)``."""
         check_sequences(x, "RVQTokenAR.loss", self.dim)
         codes = self.quantizer.encode(x)  # (B, T, L)
-        h, _ = self.backbone(self._embed(codes[:, :-1]))
+        h = self.backbone.features(self._embed(codes[:, :-1]))
         target, total, cond = codes[:, 1:], 0.0, h
         for i in range(self.levels):
             logits = self.heads[i](cond)
@@ -72,7 +85,7 @@ class RVQTokenAR(nn.Module):
     def predictive(self, x: torch.Tensor, m: int, generator=None) -> torch.Tensor:
         """``m`` decoded draws of every next frame given the true past: ``(m, B, T - 1, dim)``."""
         check_sequences(x, "RVQTokenAR.predictive", self.dim)
-        h, _ = self.backbone(self._embed(self.quantizer.encode(x[:, :-1])))
+        h = self.backbone.features(self._embed(self.quantizer.encode(x[:, :-1])))
         return self.quantizer.decode(self._sample_frame(h, m, generator))
 
     @torch.no_grad()

@@ -8,7 +8,15 @@ positions, given by additive attention of the decoder state ``d_i`` over the enc
 
 The decoder is an LSTM whose input at step ``i`` is the memory of the previously pointed element
 (teacher-forced with the targets when given, greedy otherwise). With ``mask_chosen`` positions
-already pointed at are excluded, so the output is a permutation.
+already pointed at are excluded, so the output is a permutation. With ``stop_last`` the last input
+position is a stop marker (the convex-hull task's extra row): pointing at it ends the output, and it
+is never masked as chosen, so variable-length outputs (a hull's vertices, then stop) are pointer
+sequences too.
+
+Decoding runs step by step through :meth:`PointerNetwork.begin`, :meth:`~PointerNetwork.scores` and
+:meth:`~PointerNetwork.advance` on a :class:`PointerState` (rows reorderable with
+:meth:`PointerState.select`, for beam search in :mod:`seqlab.decode.pointer`); ``forward`` is that
+loop, teacher-forced or greedy.
 
 Encoder: ``m_j = W x_j`` (+ ``n_layers`` pre-norm blocks of any registered mixer, built
 non-causal when the mixer accepts ``causal``), followed by the read-process-write "process" block
@@ -19,12 +27,15 @@ computed by ``process_steps`` rounds of content attention::
 
 whose final ``q*_T`` initialises the decoder state. With ``mixer=None`` (the default) the encoder
 is the set encoder of that paper: per-element embeddings, so the model is permutation invariant in
-its inputs and runs on sets of any size.
+its inputs and runs on sets of any size. ``positions`` (e.g. "sinusoidal") adds an encoding of the
+input index to the embeddings, for targets that depend on the input order (a hull starting at its
+lowest-index vertex).
 """
 
 from __future__ import annotations
 
 import inspect
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -53,6 +64,21 @@ class ProcessBlock(nn.Module):
         return q_star
 
 
+class PointerState(NamedTuple):
+    """Decoder state of a batch of pointer rows: memories, keys, LSTM state, next input, chosen mask."""
+
+    m: torch.Tensor  # (B, n, d) encoder memories
+    keys: torch.Tensor  # (B, n, d) W1 m
+    h: torch.Tensor  # (B, d)
+    c: torch.Tensor  # (B, d)
+    inp: torch.Tensor  # (B, d) the next decoder input
+    chosen: torch.Tensor  # (B, n) bool, positions already pointed at
+
+    def select(self, index: torch.Tensor) -> PointerState:
+        """The rows ``index`` (e.g. the parent beam of every surviving hypothesis)."""
+        return PointerState(*(t[index] for t in self))
+
+
 @register(
     "model",
     "pointer_network",
@@ -75,6 +101,8 @@ class PointerNetwork(nn.Module):
         mixer_cfg: dict | None = None,
         process_steps: int = 3,
         mask_chosen: bool = True,
+        stop_last: bool = False,
+        positions: str | None = None,
     ):
         super().__init__()
         if d_input < 1 or d_model < 1 or process_steps < 0:
@@ -83,7 +111,13 @@ class PointerNetwork(nn.Module):
                 f"{d_input}, {d_model}, {process_steps}"
             )
         self.d_input, self.d_model, self.mask_chosen = d_input, d_model, mask_chosen
+        self.stop_last = stop_last
         self.embed = nn.Linear(d_input, d_model)
+        self.pos = None
+        if positions is not None:  # an additive absolute encoding of the input index (sinusoidal, learned)
+            self.pos = create("positional", positions, d_model=d_model)
+            if not getattr(self.pos, "additive", False):
+                raise ValueError(f"PointerNetwork positions must be an additive encoding, got {positions!r}")
         self.blocks = nn.ModuleList()
         if mixer is not None:
             cfg = dict(mixer_cfg or {})
@@ -112,14 +146,49 @@ class PointerNetwork(nn.Module):
         if not torch.isfinite(x).all():
             raise ValueError("PointerNetwork expects finite inputs, got NaN or inf")
         m = self.embed(x)
+        if self.pos is not None:
+            m = m + self.pos(torch.arange(x.shape[1], device=x.device)[None])
         for block in self.blocks:
             m = block(m)
         return self.norm(m)
 
-    def forward(self, x: torch.Tensor, targets: torch.Tensor | None = None, n_out: int | None = None):
-        """Pointer logits ``(batch, n_out, n)``; teacher-forced with ``targets`` (batch, n_out) if given."""
+    def begin(self, x: torch.Tensor) -> PointerState:
+        """Encode ``x`` and the decoder's initial state (``h`` from the process block's summary)."""
         m = self.encode(x)
         b, n, _ = m.shape
+        if self.stop_last and n < 2:
+            raise ValueError(f"stop_last needs at least one point before the stop row, got n={n}")
+        h = torch.tanh(self.init_h(self.process(m)))
+        return PointerState(
+            m,
+            self.w_mem(m),
+            h,
+            torch.zeros_like(h),
+            self.start.expand(b, -1),
+            torch.zeros(b, n, dtype=torch.bool, device=m.device),
+        )
+
+    def scores(self, state: PointerState) -> tuple[torch.Tensor, PointerState]:
+        """One decoder step: pointer logits ``u_ij`` ``(B, n)`` (chosen positions at the dtype's min)."""
+        h, c = self.decoder(state.inp, (state.h, state.c))
+        u = self.v(torch.tanh(state.keys + self.w_dec(h).unsqueeze(1))).squeeze(-1)
+        if self.mask_chosen:
+            u = u.masked_fill(state.chosen, torch.finfo(u.dtype).min)
+        return u, state._replace(h=h, c=c)
+
+    def advance(self, state: PointerState, idx: torch.Tensor) -> PointerState:
+        """Point at ``idx`` ``(B,)``: mark it chosen (never the stop row) and feed its memory next."""
+        rows = torch.arange(idx.shape[0], device=idx.device)
+        chosen = state.chosen.clone()
+        chosen[rows, idx] = True
+        if self.stop_last:
+            chosen[:, -1] = False
+        return state._replace(inp=state.m[rows, idx], chosen=chosen)
+
+    def forward(self, x: torch.Tensor, targets: torch.Tensor | None = None, n_out: int | None = None):
+        """Pointer logits ``(batch, n_out, n)``; teacher-forced with ``targets`` (batch, n_out) if given."""
+        state = self.begin(x)
+        b, n, _ = state.m.shape
         if targets is not None:
             if targets.shape[0] != b or targets.dim() != 2:
                 raise ValueError(f"targets must have shape (batch={b}, n_out), got {tuple(targets.shape)}")
@@ -131,22 +200,9 @@ class PointerNetwork(nn.Module):
         n_out = n if n_out is None else n_out
         if self.mask_chosen and n_out > n:
             raise ValueError(f"mask_chosen allows at most n={n} outputs, asked for {n_out}")
-        h = torch.tanh(self.init_h(self.process(m)))
-        c = torch.zeros_like(h)
-        keys = self.w_mem(m)
-        inp = self.start.expand(b, -1)
-        chosen = torch.zeros(b, n, dtype=torch.bool, device=m.device)
-        rows = torch.arange(b, device=m.device)
-        neg = torch.finfo(m.dtype).min
         out = []
         for i in range(n_out):
-            h, c = self.decoder(inp, (h, c))
-            u = self.v(torch.tanh(keys + self.w_dec(h).unsqueeze(1))).squeeze(-1)
-            if self.mask_chosen:
-                u = u.masked_fill(chosen, neg)
+            u, state = self.scores(state)
             out.append(u)
-            idx = targets[:, i] if targets is not None else u.argmax(-1)
-            chosen = chosen.clone()
-            chosen[rows, idx] = True
-            inp = m[rows, idx]
+            state = self.advance(state, targets[:, i] if targets is not None else u.argmax(-1))
         return torch.stack(out, dim=1)

@@ -118,13 +118,6 @@ STATUS: dict[str, Judgement] = {
         "pointer_network's read-process-write set encoder on the sorting task; missing: the order-search "
         "training loss",
     ),
-    "A Non-monotonic Self-terminating Language Model": _j(
-        PARTIAL,
-        "nmst_lm head (seqlab.models.nmst) + claim 'nmst' (word LM on gensim's Lee corpus, 4 decoders); "
-        "missing: "
-        "the paper's WikiText-103 / GPT-2 fine-tuning scale and the ST-LM comparison",
-    ),
-    "Pointer Networks": _j(PARTIAL, "pointer_network + sorting task; missing: the convex hull and TSP tasks"),
     # -- decode ------------------------------------------------------------------------------------
     "Diverse Beam Search: Decoding Diverse Solutions from Neural Sequence Models": _j(
         IMPLEMENTED,

@@ -1,9 +1,17 @@
-"""Judgements of the continuous-vector decoding papers (module decode: sentence recovery, prompt
-waywardness, AriEL), merged into :data:`seqlab.papers.status.STATUS`."""
+"""Judgements of the decoding papers (module decode: pointer networks, sentence recovery, prompt
+waywardness, AriEL, the NMST head), merged into :data:`seqlab.papers.status.STATUS`."""
 
 from seqlab.papers.status import IMPLEMENTED, PARTIAL, Judgement
 
 STATUS = {
+    "Pointer Networks": Judgement(
+        IMPLEMENTED,
+        "pointer_network model (additive-attention pointer over the inputs, LSTM decoder, optional mask "
+        "of chosen inputs and a stop row), pointer decoder (greedy and beam search over valid outputs, "
+        "tested against exhaustive enumeration); tasks sorting, convex_hull (exact monotone chain, area "
+        "coverage) and tsp (exact Held-Karp, nearest-neighbour / 2-opt baselines); claims "
+        "pointer_networks, pointer_convex_hull, pointer_tsp. The Delaunay triangulation task is not built",
+    ),
     "Can Unconditional Language Models Recover Arbitrary Sentences?": Judgement(
         PARTIAL,
         "sentence_recovery decoder (seqlab.decode.recovery.recover): z in a reparametrized space "
@@ -31,12 +39,26 @@ STATUS = {
         IMPLEMENTED,
         "prompt_waywardness decoder (seqlab.decode.waywardness): continuous prompt tuning on a frozen "
         "LM, nearest-token projection, the waywardness objective (task loss + gamma * distance to a "
-        "target text), prompt F1; claim prompt_waywardness on a toy multi-task LM",
+        "target text), prompt F1; prompts started from token embeddings; claim prompt_waywardness on a "
+        "toy multi-task LM and prompt_waywardness_smollm2 on the frozen SmolLM2-135M (movie-review "
+        "sentiment, two arbitrary target texts; seqlab.decode.waywardness_smollm2)",
     ),
     "AriEL: volume coding for sentence generation": Judgement(
         IMPLEMENTED,
         "ariel decoder (seqlab.decode.ariel): sentence <-> box of [0,1]^d by arithmetic coding over the "
         "LM's next-token probabilities, axes in turn (k-d tree); exact round trip, uniform sampling; "
         "claim ariel_uniform_sampling on a toy grammar",
+    ),
+    "A Non-monotonic Self-terminating Language Model": Judgement(
+        PARTIAL,
+        "nmst_lm head (seqlab.models.nmst: EOS probability (1 - lambda_t) f_lb(t) + lambda_t, tested against "
+        "its bound and with every decoder) and the self-terminating LM it relaxes, st_lm (Welleck et al., "
+        "arXiv 2002.02492: 1 - p(eos) the running product of (1 - eps) sigmoid(u_eos . h), tested against a "
+        "plain loop and for a monotone EOS probability); claims 'nmst' (softmax vs NMST non-termination "
+        "under greedy / beam / top-k / nucleus, epsilon 0.01) and 'nmst_vs_st' (softmax vs ST vs NMST: "
+        "perplexity and non-termination, epsilon 0.001; seqlab.decode.nmst_experiment), word GRU LMs on "
+        "gensim's Lee corpus; missing: the paper's scale -- WikiText-2 / WikiText-103 (not shipped offline) "
+        "and fine-tuning a pretrained LM with the NMST head (GPT-2 in the paper; SmolLM2 is too slow to "
+        "fine-tune on this CPU)",
     ),
 }

@@ -10,10 +10,12 @@ STATUS = {
     "Efficient Speech Language Modeling via Energy Distance in Continuous Latent Space": Judgement(
         PARTIAL,
         "generate.energy: the energy-distance loss (tested against a Monte-Carlo formula and as a proper "
-        "score), SLED (GRU + noise-injected head, 2 draws per step), autoregressive sampling, the same-size "
-        "RVQ-token model (generate.rvq_ar), latents of a frame autoencoder trained here on generated tones "
-        "(generate.autoencoder); claims sled_energy, sled_energy_autoencoder; missing: a transformer "
-        "backbone, a pretrained audio codec and speech data",
+        "score), SLED (noise-injected head, 2 draws per step) on a GRU or a causal-transformer backbone "
+        "(seqlab's SequenceModel attention blocks, KV-cache sampling; tested causal), autoregressive "
+        "sampling, the same-size RVQ-token model on the same backbone (generate.rvq_ar), latents of a frame "
+        "autoencoder trained here on generated tones (generate.autoencoder); claims sled_energy, "
+        "sled_energy_autoencoder, sled_energy_transformer; missing: a pretrained audio codec and speech data "
+        "(neither ships offline), hence the paper's speech-synthesis evaluation",
     ),
     KEYFACE: Judgement(
         PARTIAL,

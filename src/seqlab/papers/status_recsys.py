@@ -34,24 +34,6 @@ STATUS = {
         "(all / non-uniform / tail users); missing: the paper's exact augmentation operators, its "
         "bidirectional mutual-enhancement schedule and its four Amazon/Yelp data sets",
     ),
-    "Text Is All You Need: Learning Language Representations for Sequential Recommendation": Judgement(
-        PARTIAL,
-        "recommender recformer: items as flattened key-value text (title/genre/year, MiniLM WordPiece "
-        "tokens and frozen MiniLM token embeddings), token + position + item-position + token-type "
-        "embeddings, one transformer encoder for histories and items, in-batch contrastive training; "
-        "cold-start claim recformer_cold_start on items held out of training; missing: the paper's "
-        "bidirectional Longformer encoder (causal here, summary token last), its MLM pre-training and "
-        "two-stage fine-tuning, and its Amazon data sets",
-    ),
-    "TIMeSynC: Temporal Intent Modelling with Synchronized Context Encodings for Financial Service "
-    "Applications": Judgement(
-        PARTIAL,
-        "recommender timesync: a fast per-rating stream and a slow per-time-window genre-aggregate stream "
-        "(GRU), synchronised by timestamp (each event sees only windows completed by its time), causal "
-        "attention encoder, next-intent (genre) head; the single-stream baseline; claim "
-        "timesync_synchronized_streams; missing: the paper's financial multi-domain data, more than two "
-        "streams and its encoder-decoder over several future intents",
-    ),
     "Representation, Exploration and Recommendation of Music Playlists": Judgement(
         PARTIAL,
         "recommender playlist: GRU seq2seq autoencoder over item sequences (users' histories cut into "

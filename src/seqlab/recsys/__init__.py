@@ -14,8 +14,11 @@ from seqlab.recsys import (  # noqa: F401  (registration)
     playlist,
     popularity,
     recformer,
+    recformer_experiment,
     sasrec,
     timesync,
+    timesync_decoder,
+    timesync_experiment,
     unirec,
 )
 from seqlab.recsys.base import Recommender, ScoringRecommender, evaluate
@@ -28,6 +31,7 @@ from seqlab.recsys.popularity import Popularity
 from seqlab.recsys.recformer import Recformer
 from seqlab.recsys.sasrec import SASRec
 from seqlab.recsys.timesync import TIMeSynC
+from seqlab.recsys.timesync_decoder import TIMeSynCSeq2Seq
 from seqlab.recsys.unirec import UniRec
 
 __all__ = [
@@ -43,6 +47,7 @@ __all__ = [
     "ScoringRecommender",
     "Split",
     "TIMeSynC",
+    "TIMeSynCSeq2Seq",
     "UniRec",
     "evaluate",
     "leave_one_out",
