@@ -1,9 +1,8 @@
-"""Sentence recovery on SmolLM2: the claim's criterion, its sentence pool and the padding helper."""
+"""Sentence recovery on SmolLM2: the claim's criterion and its sentence pool."""
 
 import pytest
 import torch
 
-from seqlab.decode.recovery import right_padded
 from seqlab.papers.claims import CLAIMS
 from seqlab.papers.claims_decode_smollm2 import CLAIMS as SMOL
 from seqlab.papers.claims_decode_smollm2 import DIMS, TOP
@@ -62,20 +61,6 @@ def test_the_criterion_can_pass_and_a_missed_control_is_inconclusive():
 
 def _seed_rows(make):
     return {s: {n: make(n, 0.0) for n in runs} for s, runs in SMOL[NAME].runs_by_seed().items()}
-
-
-def test_right_padded_moves_left_padding_to_the_right():
-    ids = torch.tensor([[9, 9, 1, 2], [3, 4, 5, 6], [9, 7, 8, 5]])
-    mask = torch.tensor([[0, 0, 1, 1], [1, 1, 1, 1], [0, 1, 1, 1]])
-    out, lengths = right_padded(ids, mask, pad_token_id=0)
-    assert lengths.tolist() == [2, 4, 3]
-    assert out.tolist() == [[1, 2, 0, 0], [3, 4, 5, 6], [7, 8, 5, 0]]
-    same, n = right_padded(out, (out != 0).long(), pad_token_id=0)  # already right-padded: unchanged
-    assert torch.equal(same, out) and torch.equal(n, lengths)
-    with pytest.raises(ValueError, match="same shape"):
-        right_padded(ids, mask[:, :2])
-    with pytest.raises(ValueError, match="at least one token"):
-        right_padded(ids, torch.zeros_like(mask))
 
 
 def test_short_sentences_of_the_lee_corpus_under_a_tokenizer():

@@ -226,26 +226,6 @@ def greedy_from_vectors(lm, v: torch.Tensor, length: int, inject: str = "prefix"
     return tokens
 
 
-def right_padded(ids: torch.Tensor, mask: torch.Tensor, pad_token_id: int = 0):
-    """A batch padded on either side (e.g. ``lm.encode(texts)``: SmolLM2 pads on the *left*) as
-    :func:`recover` wants it: ``(ids (B, T) with every row's tokens first, then pad_token_id;
-    lengths (B,))``. Passing left-padded ids with ``lengths`` would make the padding the sentence."""
-    if (
-        not isinstance(ids, torch.Tensor)
-        or not isinstance(mask, torch.Tensor)
-        or ids.dim() != 2
-        or mask.shape != ids.shape
-    ):
-        raise ValueError("right_padded expects ids (B, T) and a mask of the same shape")
-    keep = mask.bool()
-    lengths = keep.sum(1)
-    if bool((lengths == 0).any()):
-        raise ValueError("right_padded expects every row to hold at least one token")
-    out = torch.full_like(ids, int(pad_token_id))
-    out[torch.arange(ids.shape[1])[None] < lengths[:, None]] = ids[keep]
-    return out, lengths
-
-
 def _check(lm, ids, lengths, inject, bos_token_id, steps, lr):
     if inject not in INJECTIONS:
         raise ValueError(f"recover expects inject one of {INJECTIONS}, got {inject!r}")

@@ -70,7 +70,7 @@ def smollm2_recovery_experiment(params: dict, seed: int) -> dict:
     size of ``z``; baselines a random ``z`` and ``z = 0`` at the largest size; control: sentences that a
     random ``z*`` of the largest size generates, recovered from a fresh start; with
     ``compare_prefix`` also the input-level prefix injection at the largest size (lr 0.03)."""
-    from seqlab.decode.recovery import right_padded
+    from seqlab.decode.waywardness import right_padded
     from seqlab.lm import load
 
     p = {**SMOLLM2_DEFAULTS, **params}
@@ -78,7 +78,7 @@ def smollm2_recovery_experiment(params: dict, seed: int) -> dict:
     pool = short_sentences(lm, p["min_tokens"], p["max_tokens"])
     g = torch.Generator().manual_seed(int(seed))
     picked = [pool[i] for i in torch.randperm(len(pool), generator=g)[: p["n_sentences"]].tolist()]
-    ids, lengths = right_padded(*lm.encode(picked), pad_token_id=lm.pad_token_id)
+    ids, lengths = right_padded(*lm.encode(picked), lm.pad_token_id)
     keep = torch.arange(ids.shape[1])[None] < lengths[:, None]
     kw = dict(inject=p["inject"], bos_token_id=list(p["start"]))
     out = {"pool": len(pool), "n_sentences": len(picked), "tokens": int(lengths.sum())}
