@@ -107,7 +107,7 @@ print("RECBOLE_SPEED " + json.dumps(out))
 
 
 ANCHOR_RUNNER = r"""
-import copy, json, sys, time
+import json, sys, time
 from pathlib import Path
 import numpy as np
 import torch
@@ -190,30 +190,32 @@ class Anchor(get_trainer(config["MODEL_TYPE"], config["model"])):
         return masked[cfg["valid_metric"].lower()], native
 
     def _save_checkpoint(self, epoch, verbose=True, **kwargs):
-        # the best weights stay in memory: no checkpoint file is written or read back
-        best["epoch"], best["state"] = epoch + 1, copy.deepcopy(self.model.state_dict())
+        # a new best epoch: no checkpoint file (nothing is pickled); its scores and metrics are written
+        # at once, so a run stopped early still leaves its best epoch behind
+        best["epoch"] = epoch + 1
+        best["native"] = {k: float(v) for k, v in self.evaluate(test_data, load_best_model=False).items()}
+        best["split"] = {}
+        for stage, loader in STAGES.items():
+            S, best["split"][stage] = score_matrix(loader)
+            np.save(out / f"scores_{stage}.npy", S.numpy())
+        best["masked"] = masked_metrics(S, "test")
+        write(finished=False)
+
+
+def write(finished):
+    result = {
+        "finished": finished, "curve": curve, "best_epoch": best["epoch"], "epochs_run": len(curve),
+        "unknown_items": unknown, "train_samples": len(train_data.dataset), "items": int(dataset.item_num),
+        "users": int(dataset.user_num) - 1, "test_native": best["native"],
+        "test_masked_in_runner": best["masked"], "split": best["split"],
+    }
+    (out / "result.json.tmp").write_text(json.dumps(result))
+    (out / "result.json.tmp").replace(out / "result.json")
 
 
 trainer = Anchor(config, model)
-c0, w0 = time.process_time(), time.perf_counter()
 trainer.fit(train_data, valid_data, saved=True, show_progress=False)
-total_cpu, total_wall = time.process_time() - c0, time.perf_counter() - w0
-model.load_state_dict(best["state"])
-native = trainer.evaluate(test_data, load_best_model=False, show_progress=False)
-split = {}
-for stage, loader in STAGES.items():
-    S, split[stage] = score_matrix(loader)
-    np.save(out / f"scores_{stage}.npy", S.numpy())
-result = {
-    "curve": curve, "best_epoch": best["epoch"], "epochs_run": len(curve), "unknown_items": unknown,
-    "fit_cpu_s": total_cpu, "fit_wall_s": total_wall,
-    "train_samples": len(train_data.dataset), "items": int(dataset.item_num),
-    "users": int(dataset.user_num) - 1,
-    "test_native": {k: float(v) for k, v in native.items()},
-    "test_masked_in_runner": masked_metrics(torch.from_numpy(np.load(out / "scores_test.npy")), "test"),
-    "split": split,
-}
-(out / "result.json").write_text(json.dumps(result))
+write(finished=True)
 print("RECBOLE_ANCHOR done")
 """
 
@@ -542,32 +544,41 @@ def metrics_from_scores(scores: torch.Tensor, split, stage: str, exclude_seen: b
 
 
 def run_recbole_anchor(
-    model: str, data, split, seed: int, max_epochs: int, patience: int, log=print, extra_cfg=None
+    model: str,
+    data,
+    split,
+    seed: int,
+    max_epochs: int,
+    patience: int,
+    log=print,
+    extra_cfg=None,
+    workdir=None,
 ) -> dict:
     """RecBole's ``model`` in its venv on the pre-sorted atomic files: RecBole's data pipeline, model and
     trainer (``Trainer.fit`` with its early stopping, ``stopping_step = patience``), the validation
-    score each epoch being NDCG@10 with seen items excluded. The best epoch's weights are kept in memory
-    (nothing is pickled); its validation and test score matrices come back as ``.npy`` (no pickle) and
-    are evaluated here with seqlab's own metric code, with and without seen-item exclusion."""
-    import numpy as np
-
+    score each epoch being NDCG@10 with seen items excluded. At each new best epoch the runner writes
+    that epoch's validation and test score matrices (``.npy``, no pickle; no checkpoint is written) and
+    its metrics to ``workdir`` (a temporary folder when None), so a run stopped early can still be read
+    with :func:`collect_recbole_anchor`, which evaluates them with seqlab's own metric code."""
     try:
         py = ensure_venv(log)
     except (subprocess.CalledProcessError, OSError) as err:
         return {"error": f"could not set up RecBole's environment: {err}"}
     with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        atomic = extract_atomic(tmp / "data", presort=True, name=ANCHOR_DATASET)
-        out = tmp / "out"
-        out.mkdir()
+        work = Path(workdir) if workdir is not None else Path(tmp)
+        atomic = extract_atomic(work / "data", presort=True, name=ANCHOR_DATASET)
+        out = work / "out"
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "result.json").unlink(missing_ok=True)
         (out / "histories.json").write_text(json.dumps(anchor_histories(data, split)))
-        cfg = recbole_config(atomic, tmp / "ckpt", max_epochs, seed, stopping_step=patience)
+        cfg = recbole_config(atomic, work / "ckpt", max_epochs, seed, stopping_step=patience)
         cfg.update(extra_cfg or {})
+        (out / "config.json").write_text(json.dumps(cfg))
         env = dict(os.environ, TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1", OMP_NUM_THREADS="1")
         argv = [str(py), "-c", ANCHOR_RUNNER, model, json.dumps(cfg), str(out), ANCHOR_DATASET]
         c0 = time.perf_counter()
         proc = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=work
         )
         tail = []
         for line in proc.stderr:
@@ -580,14 +591,28 @@ def run_recbole_anchor(
             else:
                 tail = (tail + [line.rstrip()])[-5:]
         proc.wait()
-        if not (out / "result.json").is_file():
+        if proc.returncode != 0 or not (out / "result.json").is_file():
             return {"error": f"RecBole {model} exited {proc.returncode}: " + " | ".join(tail)}
-        r = json.loads((out / "result.json").read_text())
-        scores = {
-            st: torch.from_numpy(np.load(out / f"scores_{st}.npy", allow_pickle=False))
-            for st in ("valid", "test")
-        }
+        r = collect_recbole_anchor(model, work, data, split)
     r["process_wall_s"] = time.perf_counter() - c0
+    return r
+
+
+def collect_recbole_anchor(model: str, workdir, data, split) -> dict:
+    """The result a RecBole anchor run left in ``workdir`` (finished or not): its curve, the split check,
+    and its best epoch's validation and test metrics computed here by seqlab's code, with and without
+    seen-item exclusion."""
+    import numpy as np
+
+    out = Path(workdir) / "out"
+    if not (out / "result.json").is_file():
+        return {"error": f"RecBole {model}: no best epoch recorded in {out} yet"}
+    r = json.loads((out / "result.json").read_text())
+    cfg = json.loads((out / "config.json").read_text())
+    scores = {
+        st: torch.from_numpy(np.load(out / f"scores_{st}.npy", allow_pickle=False))
+        for st in ("valid", "test")
+    }
     r["split_check"] = check_split(r.pop("split"), data, split, max_len=cfg["MAX_ITEM_LIST_LENGTH"])
     if r["unknown_items"]:
         return {
@@ -600,14 +625,127 @@ def run_recbole_anchor(
             return {**r, "error": f"RecBole {model} left {missing} {st} users unscored"}
         r[st] = metrics_from_scores(S, split, st)
         r[f"{st}_no_exclusion"] = metrics_from_scores(S, split, st, exclude_seen=False)
-    best = r["curve"][r["best_epoch"] - 1]
+    r["stopped_by"] = (
+        "interrupted"
+        if not r["finished"]
+        else ("early stopping" if len(r["curve"]) < cfg["epochs"] else "max epochs")
+    )
     r["train_cpu_s"] = sum(e["train_cpu_s"] for e in r["curve"])
     r["train_wall_s"] = sum(e["train_wall_s"] for e in r["curve"])
     r["train_cpu_s_to_best"] = sum(e["train_cpu_s"] for e in r["curve"][: r["best_epoch"]])
     r["train_wall_s_to_best"] = sum(e["train_wall_s"] for e in r["curve"][: r["best_epoch"]])
-    r["steps_per_epoch"] = best["steps"]
+    r["eval_cpu_s"] = sum(e.get("eval_cpu_s", 0.0) for e in r["curve"])
+    r["steps_per_epoch"] = r["curve"][0]["steps"]
     r["config"] = {k: v for k, v in cfg.items() if k not in ("data_path", "checkpoint_dir")}
     return r
+
+
+ANCHOR_RUNS = ("seqlab:sasrec", "seqlab:gru4rec", "recbole:SASRec", "recbole:GRU4Rec")
+ANCHOR_OUT = Path(__file__).parent / "results" / "cpu-2core" / "recsys_anchor.json"
+
+
+def anchor(args, log=print) -> dict:
+    """Each of ``args.anchor_runs`` trained to its validation early stop (seed ``args.seed``); every
+    finished run is written to ``args.anchor_out`` at once and reused by a later call (resumable)."""
+    from seqlab.recsys.data import leave_one_out, load_ml100k
+
+    data = load_ml100k()
+    split = leave_one_out(data)
+    path = Path(args.anchor_out)
+    store = json.loads(path.read_text()) if path.is_file() else {}
+    runs = store.setdefault("runs", {})
+    for run in args.anchor_runs.split(","):
+        side, _, model = run.partition(":")
+        key = f"{run}@seed{args.seed}"
+        if key in runs and "error" not in runs[key] and not args.rerun:
+            log(f"{key}: reusing the stored result")
+            continue
+        if side == "seqlab":
+            r = seqlab_anchor(model, split, args.seed, args.seqlab_max_epochs, args.seqlab_patience, log=log)
+        elif side == "recbole" and args.recbole_collect:
+            r = collect_recbole_anchor(
+                model, Path(args.recbole_workdir) / f"{model}-seed{args.seed}", data, split
+            )
+        elif side == "recbole":
+            work = Path(args.recbole_workdir) / f"{model}-seed{args.seed}" if args.recbole_workdir else None
+            r = run_recbole_anchor(
+                model,
+                data,
+                split,
+                args.seed,
+                args.recbole_max_epochs,
+                args.recbole_patience,
+                log,
+                workdir=work,
+            )
+        else:
+            raise ValueError(f"an anchor run is seqlab:<name> or recbole:<Model>, got {run!r}")
+        r["load"] = os.getloadavg()
+        fresh = json.loads(path.read_text()) if path.is_file() else {}  # a parallel run may have added cells
+        fresh.setdefault("runs", {})[key] = r
+        fresh["ties"] = tie_order_differences(data)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(fresh, indent=1))
+        store = fresh
+        log(f"{key}: " + (r["error"] if "error" in r else json.dumps(r["test"])))
+    path.with_suffix(".md").write_text(anchor_table(store) + "\n")
+    return store
+
+
+def tie_differences(rows, item_order) -> dict:
+    """``rows``: (user, item, timestamp) in file order. Each user's history ordered RecBole's way (a
+    stable sort by timestamp: equal timestamps keep file order) vs seqlab's ((timestamp, item index)):
+    how many users get a different test target, a different validation target, or a different order
+    anywhere."""
+    index = {tok: k for k, tok in enumerate(item_order)}
+    per_user: dict = {}
+    for u, i, t in rows:
+        per_user.setdefault(u, []).append((float(t), i))
+    out = {"users": len(per_user), "test_target": 0, "valid_target": 0, "any_order": 0}
+    for events in per_user.values():
+        stable = [i for _, i in sorted(events, key=lambda e: e[0])]
+        mine = [i for _, i in sorted(events, key=lambda e: (e[0], index[e[1]]))]
+        out["test_target"] += stable[-1] != mine[-1]
+        out["valid_target"] += len(mine) > 1 and stable[-2] != mine[-2]
+        out["any_order"] += stable != mine
+    return out
+
+
+def tie_order_differences(data) -> dict:
+    """:func:`tie_differences` for ml-100k in the wheel's file order (RecBole's bundled copy)."""
+    from seqlab.recsys.data import MEMBER, find_wheel
+
+    with zipfile.ZipFile(find_wheel()) as z:
+        lines = z.read(MEMBER.format("inter")).decode("latin-1").splitlines()[1:]
+    rows = [(r[0], r[1], r[3]) for r in (line.split("\t") for line in lines if line.strip())]
+    return tie_differences(rows, data.item_ids)
+
+
+def anchor_table(store: dict) -> str:
+    """The side-by-side markdown table of :func:`anchor`'s runs."""
+    from seqlab.experiments.report import md_table
+
+    head = ["run", "best / run epochs", "steps/epoch", "Recall@10", "NDCG@10", "Recall@20", "NDCG@20"]
+    head += ["NDCG@10 seen kept", "train cpu-s to best (all)", "train wall-s (all)"]
+    rows = []
+    for key, r in store.get("runs", {}).items():
+        if "error" in r:
+            rows.append([key, r["error"][:80]] + ["-"] * (len(head) - 2))
+            continue
+        t = r["test"]
+        kept = r.get("test_no_exclusion", {}).get("ndcg@10")
+        rows.append(
+            [
+                key,
+                f"{r['best_epoch']} / {r['epochs_run']}",
+                str(r["steps_per_epoch"]),
+                *(f"{t[k]:.4f}" for k in ("recall@10", "ndcg@10", "recall@20", "ndcg@20")),
+                "-" if kept is None else f"{kept:.4f}",
+                f"{r['train_cpu_s_to_best']:.0f} ({r['train_cpu_s']:.0f})",
+                f"{r['train_wall_s']:.0f}",
+            ]
+        )
+    return md_table(head, rows)
 
 
 def speed_table(speed: dict) -> str:
@@ -644,8 +782,30 @@ def main(argv=None) -> int:
     p.add_argument("--models", default="popularity,sasrec,gru4rec,grid,unirec,recformer,timesync,playlist")
     p.add_argument("--speed-only", action="store_true", help="only the throughput comparison")
     p.add_argument("--recbole-batches", type=int, default=40, help="RecBole training steps timed")
+    a = p.add_argument_group(
+        "anchor: SASRec and GRU4Rec, seqlab's and RecBole's, each to its validation stop"
+    )
+    a.add_argument("--anchor", action="store_true", help="run the anchor comparison (nothing else)")
+    a.add_argument("--anchor-runs", default=",".join(ANCHOR_RUNS), help="comma-separated side:model")
+    a.add_argument(
+        "--anchor-out", default=str(ANCHOR_OUT), help="JSON of the runs (resumable); .md beside it"
+    )
+    a.add_argument("--rerun", action="store_true", help="retrain runs already in --anchor-out")
+    a.add_argument("--recbole-max-epochs", type=int, default=30)
+    a.add_argument("--recbole-patience", type=int, default=2, help="RecBole's stopping_step")
+    a.add_argument("--recbole-workdir", default=None, help="keep RecBole's data, scores and metrics here")
+    a.add_argument(
+        "--recbole-collect", action="store_true", help="read the RecBole runs left in --recbole-workdir"
+    )
+    a.add_argument("--seqlab-max-epochs", type=int, default=150)
+    a.add_argument("--seqlab-patience", type=int, default=10)
     args = p.parse_args(argv)
     torch.set_num_threads(1)
+    if args.recbole_collect and not args.recbole_workdir:
+        p.error("--recbole-collect needs --recbole-workdir")
+    if args.anchor:
+        print(anchor_table(anchor(args)))
+        return 0
     from seqlab.experiments.report import md_table
     from seqlab.recsys.experiments import compare, load_split
 
