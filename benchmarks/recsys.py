@@ -1,28 +1,53 @@
-"""seqlab's recommenders vs RecBole's SASRec and GRU4Rec on MovieLens-100K, in the same run.
+"""seqlab's recommenders vs RecBole's SASRec and GRU4Rec on MovieLens-100K.
 
+Three modes::
+
+    python benchmarks/recsys.py --anchor [--anchor-runs seqlab:sasrec,recbole:SASRec,...]
     python benchmarks/recsys.py [--epochs 8] [--recbole-epochs 1] [--no-recbole] [--seed 0]
+    python benchmarks/recsys.py --speed-only [--recbole-batches 40]
 
-seqlab side (this process, one thread): popularity, SASRec, GRU4Rec, GRID through
-``seqlab.recsys.experiments.compare`` -- leave-one-out, full ranking, seen items excluded, trained for
-a fixed number of epochs, evaluated once on the test items.
+``--anchor`` (the anchor at a converged budget; ``recsys_anchor.{json,md}``): seqlab's SASRec and
+GRU4Rec and RecBole's, each trained until its validation metric stops improving and evaluated at its
+best epoch, all under one evaluation. RecBole runs its own data pipeline, model and ``Trainer.fit``
+(with its early-stopping rule, ``stopping_step``); seqlab's models train exactly as
+``NextItemRecommender.fit`` does, with the same rule (:class:`EarlyStop`) applied after each window
+epoch. The validation score is NDCG@10 with seen items excluded for both. Three things are made the
+same on purpose (each was different before, or is different in RecBole by default):
 
-RecBole side: RecBole 1.2.1 cannot live in seqlab's environment (``np.float`` needs numpy < 1.24,
+* the data: RecBole 1.2.1 ignores ``data_path`` for a dataset named ``ml-100k`` and reads its bundled
+  copy, whose histories it orders by a *stable* sort on timestamp (ties keep file order); seqlab breaks
+  ties by item index. The anchor writes the same rows, pre-sorted by (timestamp, item index), as a
+  dataset of another name, and checks that every user's validation/test target and model input match
+  seqlab's split (``split_check``; :func:`tie_order_differences` counts the users the bundled order
+  would change);
+* the metric: RecBole's full-sort evaluation of *sequential* models does not exclude the user's
+  history (``FullSortEvalDataLoader`` gives them no ``history_index``), seqlab's does. The runner
+  writes each best epoch's full score matrices (``.npy``, no pickle) in seqlab's user and item order,
+  and this process ranks them with ``seqlab.recsys.metrics``, with and without the exclusion;
+* the checkpoint: the runner keeps the best epoch's outputs instead of pickling the model, so no
+  ``torch.load`` of RecBole's checkpoint happens anywhere.
+
+Default mode: popularity, SASRec, GRU4Rec, GRID, ... through ``seqlab.recsys.experiments.compare``
+(fixed epochs, evaluated once) beside RecBole's SASRec and GRU4Rec after ``--recbole-epochs`` epochs
+with RecBole's own evaluation (bundled data, seen items *not* excluded), and the throughput table.
+
+RecBole 1.2.1 cannot live in seqlab's environment (``np.float`` needs numpy < 1.24,
 ``ray<=2.6.3``, and its trainer reloads its checkpoint with a bare ``torch.load``). This script runs
-it in its own virtual environment (created on first use)::
+it in its own virtual environment (``$SEQLAB_RECBOLE_VENV``, default ``/tmp/rbenv``, created on first
+use)::
 
     python3 -m venv --system-site-packages /tmp/rbenv
     /tmp/rbenv/bin/pip install recbole==1.2.1 'numpy<1.24' 'pandas<2.1' 'scipy<1.12' 'setuptools<70'
 
 (the venv reuses the system torch; ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` lets RecBole's bare
-``torch.load`` read back its own checkpoint in that subprocess -- seqlab never loads RecBole's
-pickles). The data are the same atomic files, extracted from the same wheel; RecBole's config:
-``LS`` (leave-one-out) split by time, full ranking, CE loss, 2 blocks / d 64 / 1 head for SASRec,
-d 64 for GRU4Rec, max length 50, batch 256, lr 5e-3. RecBole trains on every prefix of every
-sequence (one target per sample), so one of its epochs costs about as many optimizer steps as
-~30 of seqlab's window epochs; it validates each epoch and tests its best checkpoint.
+``torch.load`` read back its own checkpoint in the default mode's subprocess -- seqlab never loads
+RecBole's pickles). RecBole's config: ``LS`` (leave-one-out) split by time, full ranking, CE loss,
+2 blocks / d 64 / 1 head / inner 64 / dropout 0.2 for SASRec, d 64 for GRU4Rec, max length 50, batch
+256, lr 5e-3 (seqlab's settings). RecBole trains on every prefix of every sequence (one target per
+sample, ~380 optimizer steps per epoch); seqlab on windows of 50 with the loss at every position (~10
+steps per epoch): one epoch of either supervises every training target once.
 
-Also measured: training throughput (target items per second) and full-ranking inference (users
-per second). Writes ``benchmarks/results/cpu-2core/recsys.json`` and prints a markdown table.
+Throughput: training targets per second and full-ranking users per second, by CPU and wall time.
 """
 
 from __future__ import annotations
@@ -688,7 +713,7 @@ def anchor(args, log=print) -> dict:
         path.write_text(json.dumps(fresh, indent=1))
         store = fresh
         log(f"{key}: " + (r["error"] if "error" in r else json.dumps(r["test"])))
-    path.with_suffix(".md").write_text(anchor_table(store) + "\n")
+    path.with_suffix(".md").write_text(anchor_report(store) + "\n")
     return store
 
 
@@ -748,6 +773,65 @@ def anchor_table(store: dict) -> str:
     return md_table(head, rows)
 
 
+def anchor_curves(store: dict) -> str:
+    """Validation NDCG@10 (seen items excluded) after each epoch of every run, one column per run; a
+    run's best epoch is starred."""
+    from seqlab.experiments.report import md_table
+
+    runs = {k: r for k, r in store.get("runs", {}).items() if "curve" in r}
+    if not runs:
+        return ""
+    depth = max(len(r["curve"]) for r in runs.values())
+    rows = []
+    for e in range(depth):
+        row = [str(e + 1)]
+        for r in runs.values():
+            if e < len(r["curve"]):
+                v = r["curve"][e]["valid"]["ndcg@10"]
+                row.append(f"{v:.4f}" + ("*" if e + 1 == r["best_epoch"] else ""))
+            else:
+                row.append("")
+        rows.append(row)
+    return md_table(["epoch"] + list(runs), rows)
+
+
+def anchor_report(store: dict) -> str:
+    """The markdown written beside the anchor JSON: the side-by-side table, the validation curves, the
+    split check and how RecBole's own evaluation differs."""
+    parts = [
+        "ml-100k, leave-one-out, full ranking over all 1,682 items, seen items excluded (seqlab's "
+        "metric code for every row); each run trained to its validation early stop on NDCG@10 (seen "
+        "items excluded) and evaluated at its best epoch. `NDCG@10 seen kept`: the same scores ranked "
+        "without excluding the "
+        "user's history (RecBole's own full-sort evaluation of sequential models).",
+        "",
+        anchor_table(store),
+        "",
+        "Validation NDCG@10 by epoch (one epoch = every training target once; * = best):",
+        "",
+        anchor_curves(store),
+    ]
+    checks = {k: r["split_check"] for k, r in store.get("runs", {}).items() if "split_check" in r}
+    for key, c in checks.items():
+        parts += ["", f"{key} split check vs seqlab: " + json.dumps(c)]
+    if "ties" in store:
+        parts += ["", "RecBole's bundled file order vs seqlab's tie order: " + json.dumps(store["ties"])]
+    return "\n".join(parts)
+
+
+def merge_anchor(paths, out: Path) -> dict:
+    """The union of the ``runs`` of several anchor JSON files (later files win on a repeated key)."""
+    store: dict = {"runs": {}}
+    for path in paths:
+        other = json.loads(Path(path).read_text())
+        store["runs"].update(other.get("runs", {}))
+        store.update({k: v for k, v in other.items() if k != "runs"})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(store, indent=1))
+    out.with_suffix(".md").write_text(anchor_report(store) + "\n")
+    return store
+
+
 def speed_table(speed: dict) -> str:
     from seqlab.experiments.report import md_table
 
@@ -797,14 +881,20 @@ def main(argv=None) -> int:
     a.add_argument(
         "--recbole-collect", action="store_true", help="read the RecBole runs left in --recbole-workdir"
     )
+    a.add_argument(
+        "--anchor-merge", default=None, help="comma-separated anchor JSONs to merge into --anchor-out"
+    )
     a.add_argument("--seqlab-max-epochs", type=int, default=150)
     a.add_argument("--seqlab-patience", type=int, default=10)
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     if args.recbole_collect and not args.recbole_workdir:
         p.error("--recbole-collect needs --recbole-workdir")
+    if args.anchor_merge:
+        print(anchor_report(merge_anchor(args.anchor_merge.split(","), Path(args.anchor_out))))
+        return 0
     if args.anchor:
-        print(anchor_table(anchor(args)))
+        print(anchor_report(anchor(args)))
         return 0
     from seqlab.experiments.report import md_table
     from seqlab.recsys.experiments import compare, load_split

@@ -2,6 +2,7 @@
 in its own environment; nothing here needs it)."""
 
 import importlib.util
+import json
 import math
 from pathlib import Path
 
@@ -187,3 +188,29 @@ def test_seqlab_anchor_is_the_plain_fit_with_validation_each_epoch(bench, cycles
         assert r["test"]["ndcg@10"] == pytest.approx(evaluate(plain, cycles, "test")["ndcg@10"])
     with pytest.raises(ValueError, match="patience must be an int >= 0"):
         bench.seqlab_anchor("gru4rec", cycles, 0, max_epochs=3, patience=-1)
+
+
+def test_report_curves_and_merge(bench, tmp_path):
+    def run(scores, best):
+        return {
+            "test": {"recall@10": 0.1, "ndcg@10": 0.05, "recall@20": 0.2, "ndcg@20": 0.07},
+            "best_epoch": best,
+            "epochs_run": len(scores),
+            "steps_per_epoch": 10,
+            "train_cpu_s_to_best": 1.0,
+            "train_cpu_s": 2.0,
+            "train_wall_s": 3.0,
+            "curve": [{"epoch": e + 1, "valid": {"ndcg@10": v}} for e, v in enumerate(scores)],
+        }
+
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps({"runs": {"seqlab:sasrec@seed0": run([0.01, 0.03, 0.02], 2)}}))
+    b.write_text(json.dumps({"runs": {"recbole:SASRec@seed0": run([0.02], 1)}, "ties": {"users": 9}}))
+    store = bench.merge_anchor([a, b], tmp_path / "out" / "m.json")
+    assert set(store["runs"]) == {"seqlab:sasrec@seed0", "recbole:SASRec@seed0"} and store["ties"] == {
+        "users": 9
+    }
+    curves = bench.anchor_curves(store)
+    assert "| 2 | 0.0300* |  |" in curves and "| 1 | 0.0100 | 0.0200* |" in curves
+    md = (tmp_path / "out" / "m.md").read_text()
+    assert curves in md and '"users": 9' in md and "| seqlab:sasrec@seed0 | 2 / 3 | 10 |" in md
