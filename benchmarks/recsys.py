@@ -498,9 +498,11 @@ def seqlab_anchor(name: str, split, seed: int, max_epochs: int, patience: int, l
     model.eval()
     rec.model = model
     test = evaluate(rec, split, "test")
+    kept = metrics_from_scores(rec.scores(split.history("test")), split, "test", exclude_seen=False)
     steps_per_epoch = -(-len(windows) // rec.batch_size)
     return {
         "test": {k: test[k] for k in ("recall@10", "ndcg@10", "recall@20", "ndcg@20")},
+        "test_no_exclusion": kept,
         "best_epoch": stop.best_epoch,
         "epochs_run": len(curve),
         "steps_per_epoch": steps_per_epoch,

@@ -214,3 +214,10 @@ def test_report_curves_and_merge(bench, tmp_path):
     assert "| 2 | 0.0300* |  |" in curves and "| 1 | 0.0100 | 0.0200* |" in curves
     md = (tmp_path / "out" / "m.md").read_text()
     assert curves in md and '"users": 9' in md and "| seqlab:sasrec@seed0 | 2 / 3 | 10 |" in md
+
+
+def test_seqlab_anchor_reports_the_unexcluded_metric_too(bench, cycles):
+    r = bench.seqlab_anchor("sasrec", cycles, 0, max_epochs=2, patience=0, log=lambda *_: None)
+    # seen items kept in the ranking can only push the target down
+    assert r["test_no_exclusion"]["recall@10"] <= r["test"]["recall@10"]
+    assert r["test_no_exclusion"]["ndcg@10"] <= r["test"]["ndcg@10"] + 1e-12
