@@ -212,6 +212,8 @@ class Anchor(get_trainer(config["MODEL_TYPE"], config["model"])):
         curve[-1].update(valid_native={k: float(v) for k, v in native.items()}, valid=masked,
                          eval_cpu_s=time.process_time() - c0)
         print("EPOCH " + json.dumps(curve[-1]), file=sys.stderr, flush=True)
+        if best:
+            write(finished=False)  # this epoch's curve point, even when it is no new best
         return masked[cfg["valid_metric"].lower()], native
 
     def _save_checkpoint(self, epoch, verbose=True, **kwargs):
