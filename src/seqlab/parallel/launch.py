@@ -11,6 +11,7 @@ For real jobs use ``torchrun`` (see docs/distributed.md); this helper is for one
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import socket
@@ -57,19 +58,20 @@ def _worker(rank, world, port, timeout_s, fn, args, out_dir, env):
             world_size=world,
             timeout=timedelta(seconds=timeout_s),
         )
-        try:
-            result = ("ok", fn(rank, world, *args))
-        finally:
-            if dist.is_initialized():
-                dist.destroy_process_group()
+        result = ("ok", fn(rank, world, *args))
     except BaseException as err:  # reported to the parent, which raises
         result = ("error", f"{type(err).__name__}: {err}\n{traceback.format_exc()}")
+    # The outcome is on disk before any teardown: tearing down a group whose peer died can abort
+    # the process, which must not turn a reported error into a bare exit.
     tmp = Path(out_dir) / f".rank{rank}.tmp"
     with open(tmp, "wb") as f:
         pickle.dump(result, f)
     os.replace(tmp, Path(out_dir) / f"rank{rank}.pkl")
     if result[0] != "ok":
         os._exit(1)  # a non-zero exit tells the parent at once (peers may be blocked in a collective)
+    if dist.is_initialized():
+        gc.collect()  # a finished DDP wrapper still holds the group
+        dist.destroy_process_group()
 
 
 def run_local(
